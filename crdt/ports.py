@@ -1,0 +1,30 @@
+"""The interfaces the sync core needs from the outside world (implemented in persistence/)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from crdt.paths import PathEntry
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDocument:
+    """What storage holds for a room: updates to apply in order, and the log position reached."""
+
+    updates: list[bytes]
+    last_seq: int
+
+
+class DocumentStore(Protocol):
+    async def load(self, room_id: str) -> StoredDocument: ...
+
+    async def append(self, room_id: str, update: bytes) -> int:
+        """Durably append one merged update to the room's log; return its sequence number."""
+        ...
+
+    async def snapshot(
+        self, room_id: str, *, state: bytes, paths: list[PathEntry], upto_seq: int
+    ) -> None:
+        """Store the whole document and its path rows, then drop the log up to `upto_seq`."""
+        ...

@@ -1,0 +1,65 @@
+"""Settings: every WHITEBOARD_* variable of PROTOCOL.md §4, read once in create_app."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "sqlite:///./data/whiteboard.db"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="WHITEBOARD_", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    redis_url: str | None = None
+    redis_prefix: str = "whiteboard"
+    jwt_secret: str | None = None
+    jwt_algorithm: str = "HS256"
+    token_ttl_s: int = Field(default=86400, gt=0)
+    public_url: str | None = None
+    batch_interval_ms: int = Field(default=100, ge=1)
+    snapshot_interval_s: float = Field(default=60, gt=0)
+    backup_interval_s: float = Field(default=60, gt=0)
+    backup_dir: Path = Path("./data/backups")
+    backup_keep: int = Field(default=60, ge=1)
+    room_idle_s: float = Field(default=300, gt=0)
+    max_rooms_per_ip: int = Field(default=10, ge=1)
+    trusted_proxies: str = ""
+    max_svg_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
+    max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
+    # Not in PROTOCOL.md §4, but operators expect them to be tunable.
+    data_dir: Path = Path("./data")
+    outbox_size: int = Field(default=256, ge=1)
+    awareness_timeout_s: float = Field(default=30, gt=0)
+
+    def resolved_jwt_secret(self) -> str:
+        """The configured secret, or one generated once and kept in the data folder."""
+        if self.jwt_secret:
+            return self.jwt_secret
+        return _load_or_create_secret(self.data_dir / "jwt_secret")
+
+    def trusted_proxy_list(self) -> list[str]:
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
+
+
+def _load_or_create_secret(path: Path) -> str:
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(secrets.token_urlsafe(48))
+    # link() fails if the name exists: two processes starting at once agree on one secret.
+    try:
+        os.link(tmp, path)
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink()
+    return path.read_text().strip()
