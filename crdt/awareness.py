@@ -1,0 +1,192 @@
+"""Awareness (cursors and presence): decode, sanitise, keep, coalesce, encode.
+
+Kept here rather than in pycrdt's `Awareness`, which owns a local state and a timer of
+its own: the room needs per-connection ownership of client ids, the name from the
+token, and one coalesced message per batch window. Encoding reuses pycrdt's lib0 codec.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from pycrdt import Decoder, Encoder
+
+from crdt.errors import ProtocolError
+
+COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+PALETTE = (
+    "#e03131", "#2f9e44", "#1971c2", "#f08c00", "#9c36b5",
+    "#0c8599", "#e8590c", "#6741d9", "#c2255c", "#5c940d",
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """Who a connection is, from its token."""
+
+    user_id: str
+    name: str
+
+
+@dataclass(slots=True)
+class AwarenessEntry:
+    client_id: int
+    clock: int
+    state: dict[str, Any] | None
+
+
+@dataclass(slots=True)
+class _Held:
+    clock: int
+    state: dict[str, Any] | None
+    owner: object
+    identity: Identity
+    last_updated: float
+    encoded: bytes = field(default=b"")
+
+
+def color_for(user_id: str) -> str:
+    digest = hashlib.sha256(user_id.encode()).digest()
+    return PALETTE[digest[0] % len(PALETTE)]
+
+
+def decode_update(update: bytes) -> list[AwarenessEntry]:
+    decoder = Decoder(update)
+    try:
+        count = decoder.read_var_uint()
+        entries = []
+        for _ in range(count):
+            client_id = decoder.read_var_uint()
+            clock = decoder.read_var_uint()
+            text = decoder.read_var_string()
+            state = json.loads(text, parse_constant=_reject_constant) if text else None
+            if decoder.length < 0:
+                raise IndexError
+            entries.append(AwarenessEntry(client_id, clock, state))
+    except (IndexError, RuntimeError, UnicodeDecodeError):
+        raise ProtocolError("truncated awareness update") from None
+    except ValueError as exc:
+        raise ProtocolError(f"awareness state is not JSON: {exc}") from None
+    if decoder.length != 0:
+        raise ProtocolError(f"{decoder.length} unexpected bytes after the awareness update")
+    return entries
+
+
+def _reject_constant(name: str) -> Any:
+    # Python's json accepts NaN and Infinity; JavaScript's JSON.parse would choke on them.
+    raise ValueError(f"{name} is not JSON")
+
+
+def _encode_entry(client_id: int, clock: int, state: dict[str, Any] | None) -> bytes:
+    encoder = Encoder()
+    encoder.write_var_uint(client_id)
+    encoder.write_var_uint(clock)
+    encoder.write_var_string(json.dumps(state, separators=(",", ":")))
+    return encoder.to_bytes()
+
+
+def encode_entries(encoded_entries: list[bytes]) -> bytes:
+    encoder = Encoder()
+    encoder.write_var_uint(len(encoded_entries))
+    return encoder.to_bytes() + b"".join(encoded_entries)
+
+
+def _finite(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def sanitise(state: Any, identity: Identity) -> dict[str, Any] | None:
+    """The state as the room relays it: name from the token, a valid colour and cursor."""
+    if state is None:
+        return None
+    if not isinstance(state, dict):
+        raise ProtocolError(f"awareness state must be an object or null, got {type(state).__name__}")
+    clean = dict(state)
+    user = state.get("user")
+    color = user.get("color") if isinstance(user, dict) else None
+    if not (isinstance(color, str) and COLOR_RE.match(color)):
+        color = color_for(identity.user_id)
+    clean["user"] = {"name": identity.name, "color": color}
+    cursor = state.get("cursor")
+    if cursor is not None and not (
+        isinstance(cursor, dict) and _finite(cursor.get("x")) and _finite(cursor.get("y"))
+    ):
+        cursor = None
+    clean["cursor"] = cursor
+    return clean
+
+
+class RoomAwareness:
+    """Every awareness state of one room, who owns it, and what changed in the window."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, _Held] = {}
+        self._pending: dict[int, bytes] = {}
+
+    def apply(self, update: bytes, *, owner: object, identity: Identity, now: float) -> None:
+        """Apply a client's update; entries for client ids another connection owns are dropped."""
+        for entry in decode_update(update):
+            held = self._held.get(entry.client_id)
+            if held is not None and held.owner is not owner:
+                continue
+            state = sanitise(entry.state, identity)
+            if held is not None and entry.clock < held.clock:
+                continue
+            encoded = _encode_entry(entry.client_id, entry.clock, state)
+            if state is None:
+                self._held.pop(entry.client_id, None)
+            else:
+                self._held[entry.client_id] = _Held(
+                    entry.clock, state, owner, identity, now, encoded
+                )
+            self._pending[entry.client_id] = encoded
+
+    def remove_owner(self, owner: object) -> None:
+        """Announce the states of a closed connection as gone."""
+        for client_id in [cid for cid, h in self._held.items() if h.owner is owner]:
+            self._remove(client_id)
+
+    def remove_outdated(self, *, now: float, timeout: float) -> int:
+        stale = [cid for cid, h in self._held.items() if now - h.last_updated >= timeout]
+        for client_id in stale:
+            self._remove(client_id)
+        return len(stale)
+
+    def _remove(self, client_id: int) -> None:
+        held = self._held.pop(client_id)
+        self._pending[client_id] = _encode_entry(client_id, held.clock + 1, None)
+
+    def take_pending(self) -> bytes | None:
+        """The coalesced update of the window (newest state per client), or None."""
+        if not self._pending:
+            return None
+        update = encode_entries(list(self._pending.values()))
+        self._pending = {}
+        return update
+
+    def has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def full_update(self) -> bytes | None:
+        if not self._held:
+            return None
+        return encode_entries([h.encoded for h in self._held.values()])
+
+    def users(self) -> list[dict[str, Any]]:
+        """Presence: one row per client id with its latest cursor."""
+        return [
+            {
+                "client_id": cid,
+                "id": h.identity.user_id,
+                "name": h.identity.name,
+                "color": (h.state or {}).get("user", {}).get("color"),
+                "cursor": (h.state or {}).get("cursor"),
+                "last_updated": h.last_updated,
+            }
+            for cid, h in self._held.items()
+        ]

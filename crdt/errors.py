@@ -1,0 +1,34 @@
+"""Typed errors that carry the websocket close code they end a connection with."""
+
+from __future__ import annotations
+
+
+class CloseConnection(Exception):
+    code: int = 1011
+
+    def __init__(self, reason: str, code: int | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        if code is not None:
+            self.code = code
+
+
+class ProtocolError(CloseConnection):
+    code = 4400
+
+
+class AuthError(CloseConnection):
+    code = 4401
+
+
+class RoomNotFound(CloseConnection):
+    code = 4404
+
+
+class MessageTooLarge(CloseConnection):
+    code = 1009
+
+
+class SlowClient(CloseConnection):
+    # 1013 "try again later": the client reconnects and resyncs from the room's state.
+    code = 1013

@@ -1,0 +1,355 @@
+"""Room: one document, its awareness, its clients and its batch window."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from enum import Enum
+
+import anyio
+from anyio.abc import TaskStatus
+from pycrdt import Doc, YSyncMessageType, merge_updates
+
+from crdt import paths, protocol
+from crdt.awareness import Identity, RoomAwareness
+from crdt.client import Client
+from crdt.errors import (
+    CloseConnection,
+    MessageTooLarge,
+    ProtocolError,
+    RoomNotFound,
+    SlowClient,
+)
+from crdt.ports import ConnectionClosed, DocumentStore, RoomActivity, Transport
+from crdt.stats import Stats
+
+log = logging.getLogger("whiteboard.room")
+
+HEARTBEAT_AFTER_S = 15.0
+EMPTY_AWARENESS = protocol.awareness(b"\x00")
+
+
+class Origin(str, Enum):
+    """Transaction origins: upkeep and relayed changes are never checked or echoed again."""
+
+    LOAD = "load"
+    CLIENT = "client"
+    UPKEEP = "upkeep"
+    RELAY = "relay"
+
+
+class RoomState(Enum):
+    LOADING = "loading"
+    LIVE = "live"
+    CLOSING = "closing"
+    CLOSED = "closed"
+
+
+@dataclass(frozen=True, slots=True)
+class RoomConfig:
+    batch_interval_s: float = 0.1
+    max_message_bytes: int = 4 * 1024 * 1024
+    outbox_size: int = 256
+    awareness_timeout_s: float = 30.0
+    store_retry_s: float = 1.0
+
+
+class Room:
+    def __init__(
+        self,
+        room_id: str,
+        *,
+        store: DocumentStore,
+        activity: RoomActivity | None = None,
+        config: RoomConfig | None = None,
+        stats: Stats | None = None,
+    ) -> None:
+        self.id = room_id
+        self.stats = stats or Stats()
+        self.config = config or RoomConfig()
+        self.state = RoomState.LOADING
+        self.doc: Doc = Doc()
+        self.awareness = RoomAwareness()
+        self.clients: set[Client] = set()
+        self.loaded = anyio.Event()
+        self.closed = anyio.Event()
+        self.load_error: Exception | None = None
+        self.idle_since = time.monotonic()
+        self._store = store
+        self._activity = activity
+        self._pending: list[bytes] = []
+        self._deferred_step2: list[tuple[Client, bytes]] = []
+        self._flushing = False
+        self._window = anyio.Event()
+        self._touched: set[str] = set()
+        self._capturing = False
+        self._last_seq = 0
+        self._dirty = False
+        self._scope: anyio.CancelScope | None = None
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Load the document, then run the batch window and the awareness clock until closed."""
+        try:
+            await self._load()
+        except Exception as exc:
+            self.load_error = exc
+            self.state = RoomState.CLOSED
+            self.loaded.set()
+            self.closed.set()
+            raise
+        self.state = RoomState.LIVE
+        self.loaded.set()
+        with anyio.CancelScope() as scope:
+            self._scope = scope
+            task_status.started()
+            async with anyio.create_task_group() as tg:
+                tg.start_soon(self._batch_loop)
+                tg.start_soon(self._clock_loop)
+
+    async def _load(self) -> None:
+        stored = await self._store.load(self.id)
+        if stored is None:
+            raise RoomNotFound("no such room")
+        if stored.updates:
+            merged = merge_updates(*stored.updates) if len(stored.updates) > 1 else stored.updates[0]
+            with self.doc.transaction(origin=Origin.LOAD):
+                self.doc.apply_update(merged)
+        self._last_seq = stored.last_seq
+        self.doc.observe(self._on_transaction)
+        paths.paths_map(self.doc).observe_deep(self._on_paths_changed)
+        log.info("room loaded", extra={"room": self.id, "updates": len(stored.updates)})
+
+    async def close(self, *, code: int = 1001, reason: str = "room closing") -> None:
+        """Flush what is pending, write a final snapshot, and end every connection."""
+        self.state = RoomState.CLOSING
+        for client in list(self.clients):
+            client.kick(CloseConnection(reason, code))
+        with anyio.CancelScope(shield=True):
+            await self.flush()
+            await self.snapshot()
+        if self._scope is not None:
+            self._scope.cancel()
+        self.state = RoomState.CLOSED
+        self.closed.set()
+
+    # -- serving one connection ------------------------------------------------------------
+
+    async def serve(self, transport: Transport, identity: Identity) -> CloseConnection | None:
+        """Serve one connection until it closes; returns why it was closed by us, if it was."""
+        client = Client(transport, identity, outbox_size=self.config.outbox_size)
+        self.clients.add(client)
+        client.enqueue(protocol.sync_step1(self.doc))
+        everyone = self.awareness.full_update()
+        if everyone is not None:
+            client.enqueue(protocol.awareness(everyone))
+        await self._report_activity(client)
+        try:
+            async with anyio.create_task_group() as tg:
+                client.bind(tg.cancel_scope)
+                tg.start_soon(self._send_loop, client)
+                await self._receive_loop(client)
+                tg.cancel_scope.cancel()
+        finally:
+            self.clients.discard(client)
+            if isinstance(client.closing, SlowClient):
+                self.stats.clients_kicked_slow += 1
+            client.close_outbox()
+            self.awareness.remove_owner(client)
+            self._open_window()
+            if not self.clients:
+                self.idle_since = time.monotonic()
+            with anyio.CancelScope(shield=True):
+                await self._report_activity(client)
+        return client.closing
+
+    async def _receive_loop(self, client: Client) -> None:
+        limit = self.config.max_message_bytes
+        while True:
+            try:
+                frame = await client.transport.receive()
+            except ConnectionClosed:
+                return
+            self.stats.messages_received += 1
+            try:
+                if len(frame) > limit:
+                    raise MessageTooLarge(f"message of {len(frame)} bytes, limit is {limit}")
+                self._handle(client, protocol.decode_message(frame))
+            except CloseConnection as exc:
+                if isinstance(exc, ProtocolError):
+                    self.stats.protocol_errors += 1
+                client.kick(exc)
+                return
+
+    async def _send_loop(self, client: Client) -> None:
+        try:
+            await client.run_sender()
+        except (ConnectionClosed, OSError, RuntimeError) as exc:
+            client.kick(CloseConnection(f"send failed: {exc}", 1011))
+
+    def _handle(self, client: Client, message: protocol.IncomingMessage) -> None:
+        if isinstance(message, protocol.SyncMessage):
+            if message.sync_type == YSyncMessageType.SYNC_STEP1:
+                self._answer_step1(client, message.payload)
+            else:
+                self._apply_client_update(message.payload)
+        elif isinstance(message, protocol.AwarenessMessage):
+            self.awareness.apply(
+                message.update, owner=client, identity=client.identity, now=time.monotonic()
+            )
+            self._open_window()
+        else:
+            everyone = self.awareness.full_update()
+            if everyone is not None:
+                client.enqueue(protocol.awareness(everyone))
+
+    def _answer_step1(self, client: Client, state_vector: bytes) -> None:
+        try:
+            update = self.doc.get_update(state_vector)
+        except ValueError as exc:
+            raise ProtocolError(f"sync step 1 carries no valid state vector: {exc}") from None
+        if self._pending or self._flushing:
+            # The document holds changes not yet in the log: answer once they are durable.
+            self._deferred_step2.append((client, update))
+            self._open_window()
+        else:
+            client.enqueue(protocol.sync_step2(update))
+
+    def _apply_client_update(self, update: bytes) -> None:
+        if update == b"\x00\x00":
+            return
+        self._capturing = True
+        try:
+            with self.doc.transaction(origin=Origin.CLIENT):
+                self.doc.apply_update(update)
+        except ValueError as exc:
+            raise ProtocolError(f"update could not be decoded: {exc}") from None
+        finally:
+            self._capturing = False
+        self._upkeep()
+        self._open_window()
+
+    def _upkeep(self) -> None:
+        if not self._touched:
+            return
+        keys, self._touched = self._touched, set()
+        self._capturing = True
+        try:
+            with self.doc.transaction(origin=Origin.UPKEEP):
+                paths.upkeep(self.doc, keys, now_ms=time.time() * 1000)
+        finally:
+            self._capturing = False
+        self._touched.clear()  # upkeep's own changes need no second look
+
+    def _on_transaction(self, event) -> None:
+        if self._capturing:
+            self._pending.append(event.update)
+
+    def _on_paths_changed(self, events) -> None:
+        if self._capturing:
+            self._touched |= paths.changed_keys(events)
+
+    # -- the batch window ------------------------------------------------------------------
+
+    def _open_window(self) -> None:
+        self._window.set()
+
+    async def _batch_loop(self) -> None:
+        while True:
+            await self._window.wait()
+            await anyio.sleep(self.config.batch_interval_s)
+            self._window = anyio.Event()
+            if not await self.flush():
+                await anyio.sleep(self.config.store_retry_s)
+                self._open_window()
+
+    async def flush(self) -> bool:
+        """Log the window's merged update, then send it and the coalesced awareness to all.
+
+        Returns False when storage failed; the update stays pending and nothing is lost.
+        """
+        ok = True
+        updates, self._pending = self._pending, []
+        deferred, self._deferred_step2 = self._deferred_step2, []
+        self._flushing = True
+        try:
+            if updates:
+                merged = merge_updates(*updates) if len(updates) > 1 else updates[0]
+                try:
+                    self._last_seq = await self._store.append(self.id, merged)
+                    self._dirty = True
+                    self.stats.updates_logged += 1
+                    self.stats.batches_broadcast += 1
+                    self._broadcast(protocol.sync_update(merged))
+                except Exception:
+                    self.stats.store_failures += 1
+                    log.exception("appending to the update log failed", extra={"room": self.id})
+                    self._pending[:0] = [merged]
+                    self._deferred_step2[:0] = deferred
+                    deferred, ok = [], False
+        finally:
+            self._flushing = False
+        for client, update in deferred:
+            client.enqueue(protocol.sync_step2(update))
+        awareness_update = self.awareness.take_pending()
+        if awareness_update is not None:
+            self._broadcast(protocol.awareness(awareness_update))
+        return ok
+
+    def _broadcast(self, message: bytes) -> None:
+        # One encoding, the same bytes to every client.
+        for client in list(self.clients):
+            client.enqueue(message)
+        self.stats.messages_sent += len(self.clients)
+        self.stats.bytes_sent += len(message) * len(self.clients)
+
+    # -- periodic upkeep -------------------------------------------------------------------
+
+    async def _clock_loop(self) -> None:
+        period = min(1.0, self.config.awareness_timeout_s / 10)
+        while True:
+            await anyio.sleep(period)
+            now = time.monotonic()
+            if self.awareness.remove_outdated(now=now, timeout=self.config.awareness_timeout_s):
+                self._open_window()
+            # The stock y-websocket client drops a connection that hears nothing for 30 s.
+            for client in list(self.clients):
+                if now - client.last_sent >= HEARTBEAT_AFTER_S:
+                    client.enqueue(EMPTY_AWARENESS)
+
+    async def snapshot(self) -> bool:
+        """Write the whole document and its path rows if it changed; False if storage failed."""
+        if not self._dirty:
+            return True
+        self._dirty = False
+        state = self.doc.get_update()
+        entries = paths.read_paths(self.doc)
+        try:
+            await self._store.snapshot(
+                self.id, state=state, paths=entries, upto_seq=self._last_seq
+            )
+        except Exception:
+            self._dirty = True
+            self.stats.store_failures += 1
+            log.exception("snapshot failed; will retry", extra={"room": self.id})
+            return False
+        log.info("room snapshotted", extra={"room": self.id, "paths": len(entries)})
+        return True
+
+    # -- presence --------------------------------------------------------------------------
+
+    def active_user_ids(self) -> set[str]:
+        return {client.identity.user_id for client in self.clients}
+
+    async def _report_activity(self, client: Client) -> None:
+        if self._activity is None:
+            return
+        try:
+            await self._activity.user_seen(user_id=client.identity.user_id)
+            await self._activity.active_users_changed(
+                room_id=self.id, count=len(self.active_user_ids())
+            )
+        except Exception:
+            log.exception("recording activity failed", extra={"room": self.id})

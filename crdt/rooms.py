@@ -1,0 +1,143 @@
+"""RoomManager: single-flight loading, periodic snapshots, idle clean-up, flush-all on exit."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import anyio
+from anyio.abc import TaskGroup, TaskStatus
+
+from crdt.awareness import Identity
+from crdt.errors import CloseConnection, RoomNotFound
+from crdt.ports import DocumentStore, RoomActivity, Transport
+from crdt.room import Room, RoomConfig, RoomState
+from crdt.stats import Stats
+
+log = logging.getLogger("whiteboard.rooms")
+
+
+@dataclass(frozen=True, slots=True)
+class ManagerConfig:
+    room: RoomConfig = RoomConfig()
+    snapshot_interval_s: float = 60.0
+    room_idle_s: float = 300.0
+
+
+class RoomManager:
+    def __init__(
+        self,
+        *,
+        store: DocumentStore,
+        activity: RoomActivity | None = None,
+        config: ManagerConfig | None = None,
+    ) -> None:
+        self.config = config or ManagerConfig()
+        self._store = store
+        self._activity = activity
+        self._rooms: dict[str, Room] = {}
+        self._joining: dict[str, int] = {}
+        self._tg: TaskGroup | None = None
+        self.stats = Stats()
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """Own every room until cancelled; on the way out, flush and snapshot them all."""
+        try:
+            async with anyio.create_task_group() as tg:
+                self._tg = tg
+                tg.start_soon(self._snapshot_loop)
+                tg.start_soon(self._idle_loop)
+                task_status.started()
+        finally:
+            self._tg = None
+            with anyio.CancelScope(shield=True):
+                await self.close_all()
+
+    async def close_all(self) -> None:
+        for room in list(self._rooms.values()):
+            if room.state is RoomState.LIVE:
+                await room.close(code=1012, reason="server restarting")
+        self._rooms.clear()
+
+    def live_rooms(self) -> list[Room]:
+        return [room for room in self._rooms.values() if room.state is RoomState.LIVE]
+
+    def live_room(self, room_id: str) -> Room | None:
+        room = self._rooms.get(room_id)
+        return room if room is not None and room.state is RoomState.LIVE else None
+
+    async def serve(self, room_id: str, transport: Transport, identity: Identity):
+        """Hand one authenticated connection to its room (loading the room if needed)."""
+        self._joining[room_id] = self._joining.get(room_id, 0) + 1
+        try:
+            room = await self._acquire(room_id)
+        finally:
+            self._joining[room_id] -= 1
+            if not self._joining[room_id]:
+                del self._joining[room_id]
+        return await room.serve(transport, identity)
+
+    async def _acquire(self, room_id: str) -> Room:
+        while True:
+            room = self._rooms.get(room_id)
+            if room is None:
+                if self._tg is None:
+                    raise CloseConnection("server is shutting down", 1012)
+                room = Room(room_id, store=self._store, activity=self._activity,
+                            config=self.config.room, stats=self.stats)
+                self._rooms[room_id] = room
+                try:
+                    await self._tg.start(room.run)
+                except RoomNotFound:
+                    self._rooms.pop(room_id, None)
+                    raise
+                except Exception as exc:
+                    self._rooms.pop(room_id, None)
+                    log.exception("loading a room failed", extra={"room": room_id})
+                    raise CloseConnection("room could not be loaded", 1011) from exc
+                self.stats.rooms_loaded += 1
+                return room
+            if room.state is RoomState.LOADING:
+                await room.loaded.wait()
+                if room.load_error is not None:
+                    if isinstance(room.load_error, RoomNotFound):
+                        raise RoomNotFound("no such room")
+                    raise CloseConnection("room could not be loaded", 1011)
+                continue
+            if room.state is RoomState.LIVE:
+                return room
+            # Closing: wait until it is saved and gone, then load the saved copy.
+            await room.closed.wait()
+            if self._rooms.get(room_id) is room:
+                del self._rooms[room_id]
+
+    async def _snapshot_loop(self) -> None:
+        while True:
+            await anyio.sleep(self.config.snapshot_interval_s)
+            for room in list(self._rooms.values()):
+                if room.state is RoomState.LIVE:
+                    await room.snapshot()
+
+    async def _idle_loop(self) -> None:
+        period = min(5.0, self.config.room_idle_s / 5)
+        while True:
+            await anyio.sleep(period)
+            for room in list(self._rooms.values()):
+                if self._is_idle(room):
+                    await self._unload(room)
+
+    def _is_idle(self, room: Room) -> bool:
+        return (
+            room.state is RoomState.LIVE
+            and not room.clients
+            and room.id not in self._joining
+            and time.monotonic() - room.idle_since >= self.config.room_idle_s
+        )
+
+    async def _unload(self, room: Room) -> None:
+        await room.close(reason="room idle")
+        if self._rooms.get(room.id) is room:
+            del self._rooms[room.id]
+        self.stats.rooms_unloaded += 1
+        log.info("room cleaned up", extra={"room": room.id})

@@ -1,0 +1,19 @@
+"""Counters the core keeps for /metrics (plain ints: the core knows no metrics library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(slots=True)
+class Stats:
+    messages_received: int = 0
+    updates_logged: int = 0
+    batches_broadcast: int = 0
+    messages_sent: int = 0
+    bytes_sent: int = 0
+    clients_kicked_slow: int = 0
+    protocol_errors: int = 0
+    store_failures: int = 0
+    rooms_loaded: int = 0
+    rooms_unloaded: int = 0

@@ -1,0 +1,115 @@
+"""create_app(settings): the one place that wires implementations to the core's ports."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+import anyio
+from anyio import to_thread
+from fastapi import FastAPI
+from sqlalchemy import Engine, text
+
+from crdt.room import RoomConfig
+from crdt.rooms import ManagerConfig, RoomManager
+from persistence.db import create_db_engine
+from persistence.documents import SqlDocumentStore
+from persistence.migrate import migrate
+from persistence.rooms import RoomRepository
+from server.api import health, rooms
+from server.auth import TokenService
+from server.config import Settings
+from server.deps import Services
+from server.metrics import build_registry
+from server import ws
+
+log = logging.getLogger("whiteboard.app")
+
+
+class RepositoryActivity:
+    """The core's RoomActivity port on the room repository."""
+
+    def __init__(self, repository: RoomRepository) -> None:
+        self._repository = repository
+
+    async def user_seen(self, *, user_id: str) -> None:
+        await self._repository.touch_session(user_id=user_id)
+
+    async def active_users_changed(self, *, room_id: str, count: int) -> None:
+        await self._repository.set_active_users(room_id=room_id, count=count)
+
+
+def manager_config(settings: Settings) -> ManagerConfig:
+    return ManagerConfig(
+        room=RoomConfig(
+            batch_interval_s=settings.batch_interval_ms / 1000,
+            max_message_bytes=settings.max_message_bytes,
+            outbox_size=settings.outbox_size,
+            awareness_timeout_s=settings.awareness_timeout_s,
+        ),
+        snapshot_interval_s=settings.snapshot_interval_s,
+        room_idle_s=settings.room_idle_s,
+    )
+
+
+def _database_probe(engine: Engine):
+    def ping() -> bool:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:
+            return False
+
+    async def database_ok() -> bool:
+        with anyio.move_on_after(5):
+            return await to_thread.run_sync(ping)
+        return False
+
+    return database_ok
+
+
+def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
+    settings = settings or Settings()
+    tokens = TokenService(
+        secret=settings.resolved_jwt_secret(),
+        algorithm=settings.jwt_algorithm,
+        ttl_s=settings.token_ttl_s,
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_db_engine(settings.database_url)
+        if run_migrations:
+            await to_thread.run_sync(migrate, engine)
+        repository = RoomRepository(engine)
+        store = SqlDocumentStore(engine)
+        manager = RoomManager(
+            store=store, activity=RepositoryActivity(repository), config=manager_config(settings)
+        )
+        services = Services(
+            settings=settings,
+            tokens=tokens,
+            repository=repository,
+            store=store,
+            rooms=manager,
+            database_ok=_database_probe(engine),
+        )
+        services.metrics = build_registry(services)
+        app.state.services = services
+        try:
+            async with anyio.create_task_group() as tg:
+                await tg.start(manager.run)
+                log.info("server ready", extra={"database": engine.url.get_backend_name()})
+                yield
+                tg.cancel_scope.cancel()
+        finally:
+            engine.dispose()
+            log.info("server stopped")
+
+    app = FastAPI(title="Whiteboard server", version="0.1.0", lifespan=lifespan)
+    app.include_router(rooms.router)
+    app.include_router(health.router)
+    app.include_router(ws.router)
+    return app

@@ -1,0 +1,107 @@
+"""FastAPI dependencies: the wired services, the client IP, the current token."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from prometheus_client import CollectorRegistry
+
+from crdt.errors import AuthError
+from crdt.rooms import RoomManager
+from persistence.documents import SqlDocumentStore
+from persistence.rooms import RoomRepository
+from server.auth import TokenClaims, TokenService
+from server.config import Settings
+
+ROOM_NOT_FOUND = "Room not found"
+
+
+@dataclass
+class Services:
+    settings: Settings
+    tokens: TokenService
+    repository: RoomRepository
+    store: SqlDocumentStore
+    rooms: RoomManager
+    database_ok: Callable[[], Awaitable[bool]]
+    metrics: CollectorRegistry | None = None
+
+
+def services_of(app) -> Services:
+    return app.state.services
+
+
+def get_services(request: Request) -> Services:
+    return services_of(request.app)
+
+
+def room_not_found() -> HTTPException:
+    # One answer for unknown and malformed ids alike: the id must not leak which is which.
+    return HTTPException(status_code=404, detail=ROOM_NOT_FOUND)
+
+
+_bearer = HTTPBearer(auto_error=False)
+
+
+def _claims_for(room_id: str, token: str | None, services: Services) -> TokenClaims:
+    try:
+        claims = services.tokens.verify(token)
+    except AuthError as exc:
+        raise HTTPException(401, detail=exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
+    if claims.room_id != room_id.lower():
+        raise HTTPException(403, detail="token is for another room")
+    return claims
+
+
+def room_claims(
+    room_id: str,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    services: Services = Depends(get_services),
+) -> TokenClaims:
+    return _claims_for(room_id, credentials.credentials if credentials else None, services)
+
+
+def room_claims_or_query(
+    room_id: str,
+    request: Request,
+    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
+    services: Services = Depends(get_services),
+) -> TokenClaims:
+    """Bearer header, or `?token=` so that a plain link can download the export."""
+    token = credentials.credentials if credentials else request.query_params.get("token")
+    return _claims_for(room_id, token, services)
+
+
+def client_ip(request: Request, trusted_proxies: list[str]) -> str:
+    """The socket peer, or the right-most untrusted X-Forwarded-For entry behind a trusted proxy."""
+    peer = request.client.host if request.client else ""
+    if not _is_trusted(peer, trusted_proxies):
+        return peer
+    forwarded = [
+        part.strip()
+        for header in request.headers.getlist("x-forwarded-for")
+        for part in header.split(",")
+        if part.strip()
+    ]
+    for hop in reversed(forwarded):
+        if not _is_trusted(hop, trusted_proxies):
+            return hop
+    return forwarded[0] if forwarded else peer
+
+
+def _is_trusted(address: str, trusted: list[str]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return False
+    for entry in trusted:
+        try:
+            if ip in ipaddress.ip_network(entry, strict=False):
+                return True
+        except ValueError:
+            continue
+    return False
