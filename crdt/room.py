@@ -87,6 +87,7 @@ class Room:
         self._last_seq = 0
         self._dirty = False
         self._scope: anyio.CancelScope | None = None
+        self._subscriptions: tuple[object, ...] = ()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -118,8 +119,11 @@ class Room:
             with self.doc.transaction(origin=Origin.LOAD):
                 self.doc.apply_update(merged)
         self._last_seq = stored.last_seq
-        self.doc.observe(self._on_transaction)
-        paths.paths_map(self.doc).observe_deep(self._on_paths_changed)
+        # Keep the subscriptions: pycrdt unsubscribes when they are garbage collected.
+        self._subscriptions = (
+            self.doc.observe(self._on_transaction),
+            paths.paths_map(self.doc).observe_deep(self._on_paths_changed),
+        )
         log.info("room loaded", extra={"room": self.id, "updates": len(stored.updates)})
 
     async def close(self, *, code: int = 1001, reason: str = "room closing") -> None:
@@ -166,22 +170,21 @@ class Room:
         return client.closing
 
     async def _receive_loop(self, client: Client) -> None:
-        limit = self.config.max_message_bytes
-        while True:
-            try:
+        try:
+            while True:
                 frame = await client.transport.receive()
-            except ConnectionClosed:
-                return
-            self.stats.messages_received += 1
-            try:
-                if len(frame) > limit:
-                    raise MessageTooLarge(f"message of {len(frame)} bytes, limit is {limit}")
+                self.stats.messages_received += 1
+                if len(frame) > self.config.max_message_bytes:
+                    raise MessageTooLarge(
+                        f"message of {len(frame)} bytes, limit is {self.config.max_message_bytes}"
+                    )
                 self._handle(client, protocol.decode_message(frame))
-            except CloseConnection as exc:
-                if isinstance(exc, ProtocolError):
-                    self.stats.protocol_errors += 1
-                client.kick(exc)
-                return
+        except ConnectionClosed:
+            return
+        except CloseConnection as exc:
+            if isinstance(exc, ProtocolError):
+                self.stats.protocol_errors += 1
+            client.kick(exc)
 
     async def _send_loop(self, client: Client) -> None:
         try:

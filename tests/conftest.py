@@ -1,0 +1,147 @@
+"""Shared fixtures: real server processes on free ports, HTTP helpers, real clients."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+# Short intervals so that behaviour over time is tested in seconds, never by patching clocks.
+FAST_ENV = {
+    "WHITEBOARD_BATCH_INTERVAL_MS": "100",
+    "WHITEBOARD_SNAPSHOT_INTERVAL_S": "1",
+    "WHITEBOARD_ROOM_IDLE_S": "300",
+    "WHITEBOARD_JWT_SECRET": "test-secret-" + "x" * 64,
+}
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@dataclass
+class ServerProcess:
+    """A `whiteboard serve` process of its own, in a data folder of its own."""
+
+    data_dir: Path
+    env: dict[str, str]
+    port: int = 0
+    process: subprocess.Popen | None = None
+    log_path: Path = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.data_dir / "server.log"
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_base(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+    def start(self, timeout: float = 20.0) -> ServerProcess:
+        self.port = self.port or free_port()
+        env = {**os.environ, **self.env}
+        env.setdefault("WHITEBOARD_DATABASE_URL", f"sqlite:///{self.data_dir / 'whiteboard.db'}")
+        env.setdefault("WHITEBOARD_DATA_DIR", str(self.data_dir))
+        with open(self.log_path, "a") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+                cwd=self.data_dir,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if httpx.get(f"{self.base_url}/healthz", timeout=0.5).status_code == 200:
+                    return self
+            except httpx.HTTPError:
+                time.sleep(0.05)
+        raise RuntimeError(f"server did not start in {timeout}s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15.0) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return self.process.returncode if self.process else None
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
+
+    def kill9(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def log(self) -> str:
+        return self.log_path.read_text() if self.log_path.exists() else ""
+
+
+@pytest.fixture
+def server_factory(tmp_path: Path) -> Iterator[Any]:
+    started: list[ServerProcess] = []
+
+    def make(data_dir: Path | None = None, **env: str) -> ServerProcess:
+        folder = data_dir or tmp_path / f"server{len(started)}"
+        folder.mkdir(parents=True, exist_ok=True)
+        proc = ServerProcess(folder, {**FAST_ENV, **env})
+        started.append(proc)
+        return proc.start()
+
+    yield make
+    for proc in started:
+        proc.stop()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server shared by a test module (its tests each use rooms of their own)."""
+    proc = ServerProcess(tmp_path_factory.mktemp("server"), dict(FAST_ENV)).start()
+    yield proc
+    proc.stop()
+
+
+@dataclass
+class Joined:
+    room_id: str
+    token: str
+    ws_url: str
+    user: dict[str, str]
+    body: dict[str, Any]
+
+
+def create_room(server: ServerProcess, name: str = "Alice") -> Joined:
+    response = httpx.post(f"{server.base_url}/api/rooms", json={"name": name})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return Joined(body["room_id"], body["token"], body["ws_url"], body["user"], body)
+
+
+def join_room(server: ServerProcess, room_id: str, name: str = "Bob") -> Joined:
+    response = httpx.post(f"{server.base_url}/api/rooms/{room_id}/join", json={"name": name})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    return Joined(body["room_id"], body["token"], body["ws_url"], body["user"], body)
