@@ -1,0 +1,395 @@
+"""Importing an SVG drawing as whiteboard strokes (`{"d", "color", "width"}` entries).
+
+Coordinates are those of the root `<svg>`'s user space: viewBox units, or px
+without a viewBox. The root's viewBox-to-viewport mapping (width, height,
+preserveAspectRatio) is deliberately not applied: it only picks a display
+size, the board has no page, and our export fits its own viewBox around the
+strokes, so the drawing looks the same, uniformly scaled. Tools' scene units
+survive that way (Excalidraw writes width/height at 2x its viewBox; strokes
+keep the widths people chose). Every other transform is applied: `transform`
+on the shape and its ancestors, `<use>` x/y, nested `<svg>` viewports.
+
+Why a tree walk of our own around svgelements rather than `SVG.parse`:
+`SVG.parse` re-reads the text with the stdlib parser, expands `<use>` with no
+cycle check or size bound (a self-reference recurses without end, nested uses
+grow exponentially), draws the content of `<mask>` as if it were visible, and
+cannot say what it skipped. svgelements does the geometry, which is the hard
+part: transform lists, path data, basic shapes to paths (rounded rects and
+ellipses as exact arcs), and any affine matrix applied exactly to elliptical
+arcs, skew included. svgpathtools was not needed for anything beyond that.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from typing import Any
+from xml.etree.ElementTree import Element
+
+from svgelements import Circle, Ellipse, Matrix, Path, Polygon, Polyline, Rect, SimpleLine, Viewbox
+
+from .svg_pathdata import iter_commands, to_d
+from .svg_style import RGBA, Paint, Style, StyleSheet, compute, declared, parse_color, parse_length
+from .svg_xml import WHITEBOARD_NS, XLINK_NS, SvgError, local_name, parse_svg_xml
+
+OUTLINE_WIDTH = 1.0  # stroke width given to shapes that are only filled (Excalidraw, tldraw ink)
+MAX_WIDTH = 1000.0
+_SHAPES = frozenset({"path", "rect", "circle", "ellipse", "line", "polyline", "polygon"})
+_GROUPS = frozenset({"g", "a", "switch"})  # switch: every child is tried, not just the first
+_DESCRIPTIVE = frozenset({"title", "desc", "metadata"})  # neither drawn nor counted as skipped
+_GRADIENTS = frozenset({"linearGradient", "radialGradient"})
+_COLOR_RE = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
+_FLOAT_RE = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+
+
+@dataclass
+class ImportResult:
+    """Imported strokes in document order, and how many elements were not imported.
+
+    `skipped_elements` counts elements that draw nothing we can keep: text,
+    images, gradients, clip paths, masks, styles, hidden or unpainted shapes,
+    unused `<defs>` entries, foreign-namespace elements. A skipped subtree
+    counts once. Titles, descriptions and metadata are not counted.
+    """
+
+    paths: list[dict[str, Any]]
+    skipped_elements: int
+
+
+def import_svg(
+    data: bytes | str, *, max_bytes: int, max_elements: int = 50_000, max_depth: int = 64
+) -> ImportResult:
+    """Read an untrusted SVG upload into stroke entries (without `ts`: the caller stamps it).
+
+    Raises SvgTooLarge over `max_bytes` (checked before parsing), SvgError for
+    anything that is not a safe, well-formed SVG document within the limits.
+    """
+    root = parse_svg_xml(data, max_bytes=max_bytes, max_elements=max_elements, max_depth=max_depth)
+    walker = _Walker(root, max_visits=max_elements, max_depth=2 * max_depth)
+    result = walker.run()
+    exact = _exported_versions(root, walker.svg_ns)
+    if exact is not None and [n for e in exact if (n := _normalised(e))] == result.paths:
+        # Our own export, unchanged since: restore the exact versions it carries.
+        return ImportResult(exact, result.skipped_elements)
+    return result
+
+
+class _Walker:
+    def __init__(self, root: Element, *, max_visits: int, max_depth: int) -> None:
+        self.root = root
+        self.svg_ns = local_name(root.tag)[0]
+        self.max_visits = max_visits
+        self.max_depth = max_depth
+        self.ids: dict[str, Element] = {}
+        self.used: set[str] = set()
+        css: list[str] = []
+        for el in root.iter():
+            ns, name = local_name(el.tag)
+            if ns != self.svg_ns:
+                continue
+            ident = el.get("id")
+            if ident and ident not in self.ids:
+                self.ids[ident] = el
+            if name == "use" and (ref := _href(el)):
+                self.used.add(ref)
+            if name == "style" and el.get("type", "text/css").strip().lower() in ("text/css", ""):
+                css.append("".join(el.itertext()))
+        self.sheet = StyleSheet(css)
+        self.paths: list[dict[str, Any]] = []
+        self.skipped = 0
+        self.visits = 0
+        self.on_path: set[int] = set()  # elements being drawn, to stop <use> cycles
+        self.gradient_colors: dict[int, RGBA | None] = {}
+
+    def run(self) -> ImportResult:
+        root = self.root
+        vb = _viewbox(root)
+        if vb is not None:
+            viewport = (vb.width, vb.height)
+        else:
+            w = parse_length(root.get("width", ""), percent_of=0) or 1000.0
+            h = parse_length(root.get("height", ""), percent_of=0) or 1000.0
+            viewport = (w, h)
+        style = compute(
+            Style(), declared(root, "svg", self.sheet), viewport_diagonal=_diag(viewport)
+        )
+        if not style.display_none:
+            self._children(root, style, Matrix(root.get("transform", "")), viewport, 1)
+        return ImportResult(self.paths, self.skipped)
+
+    def _children(self, el: Element, style: Style, ctm: Matrix, vp: tuple, depth: int) -> None:
+        self.on_path.add(id(el))
+        for child in el:
+            self._walk(child, style, ctm, vp, depth + 1)
+        self.on_path.discard(id(el))
+
+    def _walk(self, el: Element, parent: Style, ctm: Matrix, vp: tuple, depth: int) -> None:
+        self.visits += 1
+        if self.visits > self.max_visits:
+            raise SvgError(f"SVG draws more than {self.max_visits} elements once <use> is expanded")
+        if depth > self.max_depth:
+            raise SvgError(f"SVG nests deeper than {self.max_depth} levels once <use> is expanded")
+        ns, name = local_name(el.tag)
+        if ns != self.svg_ns or name in _DESCRIPTIVE:
+            self.skipped += ns != self.svg_ns
+            return
+        if name == "defs":
+            self.skipped += sum(1 for c in el if self._counts_as_unused(c))
+            return
+        if name not in _SHAPES and name not in _GROUPS and name not in ("svg", "use"):
+            # text, image, style, script, gradients, clipPath, mask, marker, pattern, symbol...
+            self.skipped += name != "symbol" or el.get("id") not in self.used
+            return
+        style = compute(parent, declared(el, name, self.sheet), viewport_diagonal=_diag(vp))
+        if style.display_none:
+            self.skipped += 1
+            return
+        ctm = Matrix(el.get("transform", "")) * ctm if "transform" in el.attrib else ctm
+        if name in _SHAPES:
+            self._shape(el, name, style, ctm, vp)
+        elif name in _GROUPS:
+            self._children(el, style, ctm, vp, depth)
+        elif name == "svg":
+            inner, vp = _viewport(el, vp)
+            self._children(el, style, inner * ctm, vp, depth)
+        else:
+            self._use(el, style, ctm, vp, depth)
+
+    def _counts_as_unused(self, el: Element) -> bool:
+        ns, name = local_name(el.tag)
+        if ns != self.svg_ns:
+            return bool(name)
+        return name not in _DESCRIPTIVE and el.get("id") not in self.used
+
+    def _use(self, el: Element, style: Style, ctm: Matrix, vp: tuple, depth: int) -> None:
+        target = self.ids.get(_href(el) or "")
+        if target is None or target is el or id(target) in self.on_path:
+            self.skipped += 1  # missing, external or circular reference
+            return
+        x = parse_length(el.get("x", "0"), percent_of=vp[0]) or 0.0
+        y = parse_length(el.get("y", "0"), percent_of=vp[1]) or 0.0
+        ctm = Matrix(f"translate({x!r}, {y!r})") * ctm
+        self.on_path.add(id(el))
+        if local_name(target.tag)[1] == "symbol":
+            sym = compute(
+                style, declared(target, "symbol", self.sheet), viewport_diagonal=_diag(vp)
+            )
+            inner, vp = _viewport(target, vp, size_from=el)
+            if not sym.display_none:
+                self._children(target, sym, inner * ctm, vp, depth + 1)
+        else:
+            self._walk(target, style, ctm, vp, depth + 1)
+        self.on_path.discard(id(el))
+
+    def _shape(self, el: Element, name: str, style: Style, ctm: Matrix, vp: tuple) -> None:
+        paint = self._paint(style, ctm)
+        path = _geometry(el, name, vp) if paint is not None else None
+        d = None
+        if path is not None and paint is not None:
+            path *= ctm
+            path.reify()
+            d = to_d(path)
+        if d is None or paint is None:
+            self.skipped += 1
+            return
+        self.paths.append({"d": d, "color": paint[0], "width": paint[1]})
+
+    def _paint(self, style: Style, ctm: Matrix) -> tuple[str, float] | None:
+        """Stroke colour and width of a shape: its stroke, else its fill as an outline."""
+        if not style.visible:
+            return None
+        rgba = self._resolve(style.stroke, style.color)
+        if rgba is not None and style.stroke_width > 0:
+            scale = 1.0 if style.non_scaling_stroke else math.sqrt(abs(ctm.determinant))
+            width = style.stroke_width * scale
+            color = _hex(rgba, style.stroke_opacity * style.opacity)
+            if color is not None and math.isfinite(width) and width > 0:
+                return color, _clamp_width(width)
+        rgba = self._resolve(style.fill, style.color)
+        color = _hex(rgba, style.fill_opacity * style.opacity) if rgba is not None else None
+        return (color, OUTLINE_WIDTH) if color is not None else None
+
+    def _resolve(self, paint: Paint, color: RGBA) -> RGBA | None:
+        if paint is None or paint == "currentColor":
+            return None if paint is None else color
+        if isinstance(paint[0], int):
+            return paint  # type: ignore[return-value]
+        _, ref, fallback = paint  # ("url", id, fallback)
+        server = self.ids.get(ref)
+        if server is not None and local_name(server.tag)[1] in _GRADIENTS:
+            return self._gradient_color(server)
+        if fallback is not False:
+            return self._resolve(fallback, color)
+        # A pattern draws something we cannot keep: stand in with currentColor.
+        return color if server is not None and local_name(server.tag)[1] == "pattern" else None
+
+    def _gradient_color(self, grad: Element) -> RGBA | None:
+        """The mean of a gradient's stop colours, following `href` to inherited stops."""
+        key = id(grad)
+        if key not in self.gradient_colors:
+            seen: set[int] = set()
+            stops: list[Element] = []
+            el: Element | None = grad
+            while el is not None and id(el) not in seen and not stops:
+                seen.add(id(el))
+                stops = [c for c in el if local_name(c.tag) == (self.svg_ns, "stop")]
+                el = self.ids.get(_href(el) or "")
+            colors = [self._stop_color(s) for s in stops]
+            if colors:
+                n = len(colors)
+                mean = [sum(c[i] for c in colors) / n for i in range(4)]
+                rgba = (round(mean[0]), round(mean[1]), round(mean[2]), mean[3])
+                self.gradient_colors[key] = rgba
+            else:
+                self.gradient_colors[key] = None  # a gradient without stops paints nothing
+        return self.gradient_colors[key]
+
+    def _stop_color(self, stop: Element) -> RGBA:
+        decl = declared(stop, "stop", self.sheet)
+        r, g, b, a = parse_color(decl.get("stop-color", "black")) or (0, 0, 0, 1.0)
+        opacity = decl.get("stop-opacity", "1")
+        try:
+            a *= min(max(float(opacity), 0.0), 1.0)
+        except ValueError:
+            pass
+        return r, g, b, a
+
+
+def _href(el: Element) -> str | None:
+    ref = el.get("href") or el.get(f"{{{XLINK_NS}}}href") or ""
+    return ref[1:].strip() if ref.startswith("#") else None  # other files are never read
+
+
+def _diag(vp: tuple) -> float:
+    return math.sqrt((vp[0] ** 2 + vp[1] ** 2) / 2)
+
+
+def _viewbox(el: Element) -> Viewbox | None:
+    text = el.get("viewBox")
+    if text is None:
+        return None
+    nums = _FLOAT_RE.findall(text)
+    if len(nums) != 4 or float(nums[2]) <= 0 or float(nums[3]) <= 0:
+        return None
+    return Viewbox(text, el.get("preserveAspectRatio"))
+
+
+def _viewport(el: Element, vp: tuple, *, size_from: Element | None = None) -> tuple[Matrix, tuple]:
+    """Transform into a nested `<svg>` (or a `<symbol>` instance) and its viewport size."""
+    sized = size_from if size_from is not None else el
+    x = 0.0 if size_from is not None else parse_length(el.get("x", "0"), percent_of=vp[0]) or 0.0
+    y = 0.0 if size_from is not None else parse_length(el.get("y", "0"), percent_of=vp[1]) or 0.0
+    w = parse_length(sized.get("width", "100%"), percent_of=vp[0])
+    h = parse_length(sized.get("height", "100%"), percent_of=vp[1])
+    vb = _viewbox(el)
+    if vb is None or not w or not h or w <= 0 or h <= 0:
+        return Matrix(f"translate({x!r}, {y!r})"), (w or vp[0], h or vp[1])
+    m = Viewbox.viewbox_transform(
+        x, y, w, h, vb.x, vb.y, vb.width, vb.height, vb.preserve_aspect_ratio
+    )
+    return Matrix(m), (vb.width, vb.height)
+
+
+def _geometry(el: Element, name: str, vp: tuple) -> Path | None:
+    """The element's outline as an svgelements Path in its own coordinates, or None."""
+    w, h = vp
+
+    def length(attr: str, of: float, default: float | None = 0.0) -> float | None:
+        v = el.get(attr)
+        x = parse_length(v, percent_of=of) if v is not None else None
+        return default if x is None or not math.isfinite(x) else x
+
+    if name == "path":
+        return _parse_d(el.get("d", ""))
+    if name == "rect":
+        rw, rh = length("width", w), length("height", h)
+        if not rw or not rh or rw <= 0 or rh <= 0:
+            return None
+        rx, ry = length("rx", w, None), length("ry", h, None)
+        rx = ry if rx is None or rx < 0 else rx
+        ry = rx if ry is None or ry < 0 else ry
+        rx, ry = min(rx or 0.0, rw / 2), min(ry or 0.0, rh / 2)
+        if rx == 0 or ry == 0:
+            rx = ry = 0.0
+        return Path(Rect(length("x", w), length("y", h), rw, rh, rx=rx, ry=ry))
+    if name in ("circle", "ellipse"):
+        cx, cy = length("cx", w), length("cy", h)
+        if name == "circle":
+            r = length("r", _diag(vp))
+            return Path(Circle(cx, cy, r)) if r and r > 0 else None
+        rx, ry = length("rx", w, None), length("ry", h, None)
+        rx, ry = (rx if rx is not None else ry), (ry if ry is not None else rx)
+        return Path(Ellipse(cx, cy, rx, ry)) if rx and ry and rx > 0 and ry > 0 else None
+    if name == "line":
+        x1, y1, x2, y2 = (length(a, of) for a, of in (("x1", w), ("y1", h), ("x2", w), ("y2", h)))
+        return Path(SimpleLine(x1, y1, x2, y2))
+    nums = [float(v) for v in _FLOAT_RE.findall(el.get("points", ""))]
+    points = list(zip(nums[0::2], nums[1::2], strict=False))
+    if len(points) < 2:
+        return None
+    return Path(Polygon(points) if name == "polygon" else Polyline(points))
+
+
+def _parse_d(d: str) -> Path | None:
+    path = Path()
+    try:
+        path.parse(d)
+    except (ValueError, IndexError):
+        pass  # as SVG says: draw the path up to the first error
+    return path if len(path) else None
+
+
+def _hex(rgba: RGBA, opacity: float) -> str | None:
+    alpha = round(rgba[3] * opacity * 255)
+    if alpha <= 0:
+        return None
+    rgb = f"#{rgba[0]:02x}{rgba[1]:02x}{rgba[2]:02x}"
+    return rgb if alpha >= 255 else f"{rgb}{alpha:02x}"
+
+
+def _clamp_width(width: float) -> float:
+    return min(max(round(width, 3), 0.001), MAX_WIDTH)
+
+
+def _normalised(entry: dict[str, Any]) -> dict[str, Any] | None:
+    """What importing the `<path>` our export writes for `entry` gives back (None: nothing)."""
+    color = entry["color"].lower()
+    if color.endswith("ff") and len(color) == 9:
+        color = color[:7]
+    path = _parse_d(entry["d"])
+    d = to_d(path) if path is not None else None
+    if d is None or color.endswith("00") and len(color) == 9:
+        return None
+    return {"d": d, "color": color, "width": _clamp_width(entry["width"])}
+
+
+def _exported_versions(root: Element, ns: str | None) -> list[dict[str, Any]] | None:
+    """The versions our export keeps in `<metadata>`, if present and every one is valid."""
+    for meta in root.findall(f"{{{ns}}}metadata" if ns else "metadata"):
+        for holder in meta.findall(f"{{{WHITEBOARD_NS}}}paths"):
+            try:
+                entries = json.loads(holder.text or "")
+            except (ValueError, RecursionError):
+                return None
+            if isinstance(entries, list) and all(_valid_entry(e) for e in entries):
+                return [dict(e) for e in entries]
+            return None
+    return None
+
+
+def _valid_entry(e: object) -> bool:
+    if not isinstance(e, dict) or set(e) != {"d", "color", "width"}:
+        return False
+    d, color, width = e["d"], e["color"], e["width"]
+    if not isinstance(d, str) or not isinstance(color, str) or not _COLOR_RE.fullmatch(color):
+        return False
+    if isinstance(width, bool) or not isinstance(width, int | float):
+        return False
+    if not (0 < width <= MAX_WIDTH):
+        return False
+    try:
+        return any(True for _ in iter_commands(d))
+    except ValueError:
+        return False

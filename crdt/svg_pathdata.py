@@ -1,0 +1,170 @@
+"""SVG 1.1 path data: compact absolute `d` from svgelements geometry, strict reading, bounds."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator
+
+from svgelements import Arc, Close, CubicBezier, Line, Move, Path, QuadraticBezier
+
+_ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
+_WSP = "[ \t\r\n]*"
+_NUM = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+_CMD_RE = re.compile(rf"{_WSP}([MmZzLlHhVvCcSsQqTtAa])")
+_FIRST_NUM_RE = re.compile(rf"{_WSP}({_NUM})")
+_NEXT_NUM_RE = re.compile(rf"{_WSP},?{_WSP}({_NUM})")
+_FLAG_RE = re.compile(rf"{_WSP},?{_WSP}([01])")
+_SPACE_RE = re.compile(_WSP)
+_NUM_RE = re.compile(_NUM)
+# Absolute M/L/C/Q/Z only (what import writes): every number is an x or a y, in turn.
+_XY_ONLY_RE = re.compile(r"[MLCQZ0-9.eE+\- ,\t\r\n]*")
+
+
+def fmt(x: float) -> str:
+    """A number with at most 3 decimals, no trailing zeros, never "-0"."""
+    r = round(x, 3)
+    if r == 0:
+        return "0"
+    return f"{r:.3f}".rstrip("0").rstrip(".")
+
+
+def to_d(path: Path) -> str | None:
+    """Absolute, compact path data of (transformed, reified) geometry; None if nothing is drawn."""
+    parts: list[str] = []
+    nums: list[float] = []
+    drawn = started = False
+    for seg in path:
+        if isinstance(seg, Move):
+            parts.append("M %s %s")
+            nums += (seg.end.x, seg.end.y)
+            started = True
+            continue
+        if not started and seg.start is not None:
+            parts.append("M %s %s")
+            nums += (seg.start.x, seg.start.y)
+        started = drawn = True
+        if isinstance(seg, Close):
+            parts.append("Z")
+        elif isinstance(seg, Line):
+            parts.append("L %s %s")
+            nums += (seg.end.x, seg.end.y)
+        elif isinstance(seg, QuadraticBezier):
+            parts.append("Q %s %s %s %s")
+            nums += (seg.control.x, seg.control.y, seg.end.x, seg.end.y)
+        elif isinstance(seg, CubicBezier):
+            parts.append("C %s %s %s %s %s %s")
+            nums += (seg.control1.x, seg.control1.y, seg.control2.x, seg.control2.y)
+            nums += (seg.end.x, seg.end.y)
+        elif isinstance(seg, Arc):
+            large = int(abs(seg.sweep) > math.pi)
+            sweep = int(seg.sweep >= 0)
+            parts.append(f"A %s %s %s {large} {sweep} %s %s")
+            nums += (seg.rx, seg.ry, seg.get_rotation().as_degrees, seg.end.x, seg.end.y)
+        else:  # pragma: no cover - svgelements has no other segment types
+            return None
+    if not drawn or not all(math.isfinite(x) for x in nums):
+        return None
+    return " ".join(parts) % tuple(fmt(x) for x in nums)
+
+
+def iter_commands(d: str) -> Iterator[tuple[str, list[float]]]:
+    """(command, args) of SVG 1.1 path data, implicit repeats split out; ValueError on error."""
+    pos = _SPACE_RE.match(d).end()  # type: ignore[union-attr]
+    first = True
+    while pos < len(d):
+        m = _CMD_RE.match(d, pos)
+        if m is None:
+            raise ValueError(f"expected a path command at offset {pos}, got {d[pos : pos + 10]!r}")
+        cmd, pos = m.group(1), m.end()
+        if first and cmd not in "Mm":
+            raise ValueError(f"path data must start with M or m, got {cmd!r}")
+        first = False
+        up = cmd.upper()
+        arity = _ARITY[up]
+        group = 0
+        while arity or not group:
+            args: list[float] = []
+            for i in range(arity):
+                rx = _FLAG_RE if up == "A" and i in (3, 4) else _NEXT_NUM_RE
+                if i == 0 and group == 0:
+                    rx = _FIRST_NUM_RE
+                a = rx.match(d, pos)
+                if a is None:
+                    if i == 0 and group > 0:
+                        break
+                    raise ValueError(f"{cmd!r} needs {arity} numbers, bad argument at offset {pos}")
+                args.append(float(a.group(1)))
+                pos = a.end()
+            else:
+                # after the first pair, a moveto's extra pairs are linetos
+                yield (cmd if group == 0 or up != "M" else chr(ord(cmd) - 1)), args
+                group += 1
+                continue
+            break
+        pos = _SPACE_RE.match(d, pos).end()  # type: ignore[union-attr]
+
+
+def path_bounds(d: str) -> tuple[float, float, float, float] | None:
+    """A box containing the path (curve control points included); None if there is nothing."""
+    if _XY_ONLY_RE.fullmatch(d):
+        nums = [float(x) for x in _NUM_RE.findall(d)]
+        if nums and len(nums) % 2 == 0:
+            xs, ys = nums[0::2], nums[1::2]
+            return _finite((min(xs), min(ys), max(xs), max(ys)))
+    try:
+        return _finite(_scan_bounds(d))
+    except ValueError:
+        return None
+
+
+def _finite(
+    b: tuple[float, float, float, float] | None,
+) -> tuple[float, float, float, float] | None:
+    return b if b is not None and all(math.isfinite(v) for v in b) else None
+
+
+def _scan_bounds(d: str) -> tuple[float, float, float, float] | None:
+    xs: list[float] = []
+    ys: list[float] = []
+    cx = cy = sx = sy = 0.0
+    ctrl: tuple[float, float] | None = None  # last control point, for S and T
+    prev = ""
+    for cmd, a in iter_commands(d):
+        up = cmd.upper()
+        ox, oy = (cx, cy) if cmd.islower() else (0.0, 0.0)
+        pts: list[tuple[float, float]] = []
+        new_ctrl = None
+        if up in "ML":
+            pts = [(a[0] + ox, a[1] + oy)]
+        elif up == "H":
+            pts = [(a[0] + ox, cy)]
+        elif up == "V":
+            pts = [(cx, a[0] + oy)]
+        elif up == "Z":
+            pts = [(sx, sy)]
+        elif up in "CQ":
+            pts = [(a[i] + ox, a[i + 1] + oy) for i in range(0, len(a), 2)]
+            new_ctrl = pts[-2]
+        elif up in "ST":
+            smooth = prev in ("CS" if up == "S" else "QT")
+            first = (2 * cx - ctrl[0], 2 * cy - ctrl[1]) if smooth and ctrl else (cx, cy)
+            pts = [first] + [(a[i] + ox, a[i + 1] + oy) for i in range(0, len(a), 2)]
+            new_ctrl = pts[-2]
+        elif up == "A":
+            end = (a[5] + ox, a[6] + oy)
+            arc = Path(f"M {cx!r} {cy!r} A {a[0]!r} {a[1]!r} {a[2]!r} {int(a[3])} "
+                       f"{int(a[4])} {end[0]!r} {end[1]!r}")  # fmt: skip
+            if len(arc) == 2:
+                x0, y0, x1, y1 = arc[1].bbox()
+                pts = [(x0, y0), (x1, y1)]
+            pts.append(end)
+        xs += (p[0] for p in pts)
+        ys += (p[1] for p in pts)
+        cx, cy = pts[-1]
+        if up == "M":
+            sx, sy = cx, cy
+        ctrl, prev = new_ctrl, up
+    if not xs:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)
