@@ -1,0 +1,64 @@
+// Server CPU time and memory from /proc: utime+stime of the process and all
+// its live descendants, plus cutime+cstime of children already reaped.
+
+import { readFileSync, readdirSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+
+let clkTck = 100
+try { clkTck = parseInt(execFileSync('getconf', ['CLK_TCK']).toString().trim(), 10) || 100 } catch {}
+
+function statFields (pid) {
+  try {
+    const s = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    return s.slice(s.lastIndexOf(')') + 2).split(' ') // fields[0] is state (field 3)
+  } catch { return null }
+}
+
+function descendants (root) {
+  const children = new Map()
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue
+    const f = statFields(name)
+    if (!f) continue
+    const ppid = f[1]
+    if (!children.has(ppid)) children.set(ppid, [])
+    children.get(ppid).push(name)
+  }
+  const out = []
+  const stack = [String(root)]
+  while (stack.length) {
+    const p = stack.pop()
+    out.push(p)
+    for (const c of children.get(p) || []) stack.push(c)
+  }
+  return out
+}
+
+/** CPU seconds (user+system) used so far by pid and its descendants. */
+export function cpuSeconds (pid) {
+  if (!pid) return null
+  let ticks = 0
+  for (const p of descendants(pid)) {
+    const f = statFields(p)
+    if (!f) continue
+    // utime=14, stime=15, cutime=16, cstime=17 (1-based); f[0] is field 3
+    ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14])
+  }
+  return ticks / clkTck
+}
+
+function statusKb (pid, key) {
+  try {
+    const m = readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'))
+    return m ? Number(m[1]) : 0
+  } catch { return 0 }
+}
+
+/** Peak and current resident memory (MiB), summed over the process tree. */
+export function memory (pid) {
+  if (!pid) return null
+  let hwm = 0
+  let rss = 0
+  for (const p of descendants(pid)) { hwm += statusKb(p, 'VmHWM'); rss += statusKb(p, 'VmRSS') }
+  return { peak_rss_mb: Math.round(hwm / 102.4) / 10, rss_mb: Math.round(rss / 102.4) / 10 }
+}

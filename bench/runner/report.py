@@ -1,0 +1,256 @@
+"""Aggregate runs (median over repeats), render the table, the JSON and the chart."""
+
+from __future__ import annotations
+
+import os
+import platform
+import re
+import statistics
+import subprocess
+from pathlib import Path
+
+from servers import EXTRA_PEERS, PEERS, ROOT
+
+NAMES = {**PEERS, **EXTRA_PEERS}
+ORDER = list(PEERS) + list(EXTRA_PEERS)
+COLORS = {"yws": "#868e96", "hocuspocus": "#f08c00", "hocuspocus100": "#ffd43b", "pycrdt": "#9c36b5", "ours": "#1971c2"}
+
+LOAD_METRICS = {
+    "upd_s": "paths.delivered_per_s",
+    "deliv_pct": "paths.delivery_ratio",
+    "upd_per_cpu": "paths.delivered_per_server_cpu_s",
+    "path_p50": "paths.latency_ms.p50",
+    "path_p95": "paths.latency_ms.p95",
+    "path_p99": "paths.latency_ms.p99",
+    "path_max": "paths.latency_ms.max",
+    "cur_s": "cursors.delivered_per_s",
+    "cur_p50": "cursors.latency_ms.p50",
+    "cur_p95": "cursors.latency_ms.p95",
+    "cur_p99": "cursors.latency_ms.p99",
+    "cur_max": "cursors.latency_ms.max",
+    "msgs_in": "traffic.msgs_in_per_client_s",
+    "bytes_in": "traffic.bytes_in_per_client_s",
+    "msgs_out": "traffic.msgs_out_per_client_s",
+    "cpu_pct": "server.cpu_pct",
+    "rss": "server.peak_rss_mb",
+    "join_p50": "connect.join_ms.p50",
+    "join_max": "connect.join_ms.max",
+    "fail_connect": "failures.during_connect",
+    "fail_load": "failures.during_load",
+    "gen_cpu": "generator.cpu_pct",
+    "gen_lag_p99": "generator.event_loop_delay_p99_ms",
+    "settle_ms": "convergence.settle_ms",
+}
+S4_METRICS = {
+    "first_join": "preload.first_join_ms",
+    "one_p50": "cold_join.one_at_a_time_ms.p50",
+    "ten_p50": "cold_join.ten_at_once_ms.p50",
+    "ten_max": "cold_join.ten_at_once_ms.max",
+    "failed": "cold_join.failed",
+    "rss_preload": "server.rss_after_preload_mb",
+    "rss": "server.peak_rss_mb",
+    "kb_join": "cold_join.bytes_per_join",
+    "cpu_s": "server.cpu_s",
+}
+
+
+def get(d, dotted):
+    for k in dotted.split("."):
+        if not isinstance(d, dict) or k not in d:
+            return None
+        d = d[k]
+    return d
+
+
+def median(values):
+    vals = [v for v in values if isinstance(v, (int, float)) and not isinstance(v, bool)]
+    return statistics.median(vals) if vals else None
+
+
+def build(runs: list[dict], meta: dict) -> dict:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for r in runs:
+        groups.setdefault((r.get("scenario"), r.get("peer")), []).append(r)
+    summary = []
+    for (scenario, peer), rs in groups.items():
+        metrics = S4_METRICS if scenario == "S4" else LOAD_METRICS
+        row = {"scenario": scenario, "peer": peer, "name": NAMES.get(peer, peer), "runs": len(rs),
+               "ok_runs": sum(1 for r in rs if r.get("ok")),
+               "title": next((r.get("title") for r in rs if r.get("title")), scenario)}
+        for key, path in metrics.items():
+            row[key] = median(get(r, path) for r in rs if r.get("ok"))
+            row[key + "_all"] = [get(r, path) for r in rs]
+        if scenario != "S4":
+            row["converged"] = sum(1 for r in rs if get(r, "convergence.converged"))
+            row["fail_total"] = sum((get(r, "failures.during_connect") or 0) + (get(r, "failures.during_load") or 0)
+                                    for r in rs)
+        row["errors"] = sorted({r["error"] for r in rs if r.get("error")})
+        row["server_log_problems"] = sorted({p for r in rs for p in r.get("server_log_problems", [])})[:5]
+        summary.append(row)
+    summary.sort(key=lambda x: (x["scenario"], ORDER.index(x["peer"]) if x["peer"] in ORDER else 99))
+    return {"meta": meta, "summary": summary, "runs": runs}
+
+
+def fmt(v, digits=0, pct=False):
+    if v is None:
+        return "–"
+    if pct:
+        v = v * 100
+    if digits == 0:
+        return f"{v:,.0f}"
+    return f"{v:,.{digits}f}"
+
+
+def lat(row, prefix):
+    vals = [row.get(f"{prefix}_{p}") for p in ("p50", "p95", "p99", "max")]
+    if all(v is None for v in vals):
+        return "–"
+    return " / ".join(fmt(v) for v in vals)
+
+
+def markdown(doc: dict) -> str:
+    meta = doc["meta"]
+    rows = doc["summary"]
+    out = []
+    out.append(f"Run {meta['started']} ({meta['minutes']} min), {meta['duration_s']:.0f} s of load per run, "
+               f"median of {meta['repeats']} run(s) each; server on core 0, generator on core 1; "
+               f"permessage-deflate offered: {meta['deflate']}; {meta['machine']}; ours at {meta['git']}.")
+    if meta.get("skipped"):
+        out.append("")
+        out.append("Skipped: " + "; ".join(f"{k} ({v})" for k, v in meta["skipped"].items()))
+    load = [r for r in rows if r["scenario"] != "S4"]
+    if load:
+        out.append("")
+        out.append("| scen. | server | path upd/s delivered | delivered % | upd / server CPU-s | path ms p50/p95/p99/max "
+                   "| cursor ms p50/p95/p99/max | cursors/s delivered | msgs in /client/s | KB in /client/s "
+                   "| server CPU % | peak RSS MB | conn. failures | converged | gen. CPU % |")
+        out.append("|" + "---|" * 15)
+        for r in load:
+            out.append(
+                f"| {r['scenario']} | {r['name']} | {fmt(r['upd_s'])} | {fmt(r['deliv_pct'], 1, pct=True)} "
+                f"| {fmt(r['upd_per_cpu'])} | {lat(r, 'path')} | {lat(r, 'cur')} | {fmt(r['cur_s'])} "
+                f"| {fmt(r['msgs_in'], 1)} | {fmt(r['bytes_in'] / 1024 if r['bytes_in'] is not None else None, 1)} "
+                f"| {fmt(r['cpu_pct'])} | {fmt(r['rss'])} | {r['fail_total']} | {r['converged']}/{r['runs']} "
+                f"| {fmt(r['gen_cpu'])} |")
+    cold = [r for r in rows if r["scenario"] == "S4"]
+    if cold:
+        out.append("")
+        out.append(f"S4 cold join ({meta['s4_paths']:,} paths preloaded; time from opening the socket to holding all of them):")
+        out.append("")
+        out.append("| server | first join ms | one at a time ms (p50) | 10 at once ms p50 / max | failed joins "
+                   "| RSS after preload MB | peak RSS MB | KB per join | server CPU-s for 13 joins |")
+        out.append("|" + "---|" * 9)
+        for r in cold:
+            out.append(f"| {r['name']} | {fmt(r['first_join'])} | {fmt(r['one_p50'])} | {fmt(r['ten_p50'])} / {fmt(r['ten_max'])} "
+                       f"| {fmt(r['failed'])} | {fmt(r['rss_preload'])} | {fmt(r['rss'])} "
+                       f"| {fmt(r['kb_join'] / 1024 if r['kb_join'] is not None else None)} | {fmt(r['cpu_s'], 2)} |")
+    problems = [r for r in rows if r["errors"] or r["server_log_problems"] or r["ok_runs"] < r["runs"]]
+    if problems:
+        out.append("")
+        out.append("Problems seen:")
+        for r in problems:
+            bits = []
+            if r["ok_runs"] < r["runs"]:
+                bits.append(f"{r['runs'] - r['ok_runs']} of {r['runs']} runs failed")
+            bits += [f"error: {e}" for e in r["errors"][:3]]
+            bits += [f"server log: `{p}`" for p in r["server_log_problems"][:2]]
+            out.append(f"- {r['scenario']} {r['name']}: " + "; ".join(bits))
+    return "\n".join(out) + "\n"
+
+
+def one_line(r: dict) -> str:
+    if not r.get("ok"):
+        return f"FAILED: {r.get('error')}"
+    if r.get("scenario") == "S4":
+        return (f"first join {get(r, 'preload.first_join_ms')} ms, one-at-a-time p50 {get(r, 'cold_join.one_at_a_time_ms.p50')} ms, "
+                f"10-at-once max {get(r, 'cold_join.ten_at_once_ms.max')} ms, failed {get(r, 'cold_join.failed')}, "
+                f"peak RSS {get(r, 'server.peak_rss_mb')} MB")
+    return (f"paths {get(r, 'paths.delivered_per_s')}/s ({fmt(get(r, 'paths.delivery_ratio'), 1, pct=True)}%) "
+            f"p99 {get(r, 'paths.latency_ms.p99')} ms; cursors p99 {get(r, 'cursors.latency_ms.p99')} ms; "
+            f"server CPU {get(r, 'server.cpu_pct')}%; conn fail {get(r, 'failures.during_connect')}+{get(r, 'failures.during_load')}; "
+            f"converged {get(r, 'convergence.converged')}; gen CPU {get(r, 'generator.cpu_pct')}% "
+            f"(loop lag p99 {get(r, 'generator.event_loop_delay_p99_ms')} ms)")
+
+
+def chart(doc: dict, png: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rows = doc["summary"]
+    scenarios = [s for s in doc["meta"]["scenarios"] if any(r["scenario"] == s for r in rows)]
+    fig, axes = plt.subplots(len(scenarios), 3, figsize=(16, 3.4 * len(scenarios)), squeeze=False)
+    pct_labels = ["p50", "p95", "p99"]
+    for i, s in enumerate(scenarios):
+        rs = [r for r in rows if r["scenario"] == s]
+        title = rs[0]["title"]
+        if s == "S4":
+            groups = [("one at a time p50", "one_p50"), ("10 at once p50", "ten_p50"), ("10 at once max", "ten_max")]
+            _bars(axes[i][0], rs, groups, f"{s} cold join: time to hold all paths (ms, log)", log=True)
+            _bars(axes[i][1], rs, [("RSS after preload", "rss_preload"), ("peak RSS", "rss")], f"{s} server memory (MB)")
+            _bars(axes[i][2], rs, [("server CPU-s, 13 joins", "cpu_s")], f"{s} server CPU seconds for the joins")
+            continue
+        _bars(axes[i][0], rs, [(p, f"path_{p}") for p in pct_labels], f"{s} path latency (ms, log)", log=True)
+        _bars(axes[i][1], rs, [(p, f"cur_{p}") for p in pct_labels], f"{s} cursor latency (ms, log)", log=True)
+        ax = axes[i][2]
+        _bars(ax, rs, [("server CPU %", "cpu_pct")], f"{s} server CPU % (label: path upd/s delivered)")
+        for j, r in enumerate(rs):
+            if r.get("upd_s"):
+                ax.annotate(f"{r['upd_s']:,.0f}/s", (j * 0 - 0.4 + (j + 0.5) * 0.8 / len(rs), r.get("cpu_pct") or 0),
+                            ha="center", va="bottom", fontsize=7)
+        axes[i][0].set_ylabel(title, fontsize=8)
+    fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, median of {doc['meta']['repeats']} run(s)")
+    fig.tight_layout()
+    fig.savefig(png, dpi=90)
+    plt.close(fig)
+
+
+def _bars(ax, rs, groups, title, log=False):
+    n = len(rs)
+    width = 0.8 / max(1, n)
+    for j, r in enumerate(rs):
+        xs = [g + (j - (n - 1) / 2) * width for g in range(len(groups))]
+        ys = [r.get(k) or 0 for _, k in groups]
+        ax.bar(xs, ys, width, label=r["name"], color=COLORS.get(r["peer"], None))
+        for x, y, (_, k) in zip(xs, ys, groups):
+            if r.get(k) is None:
+                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
+    ax.set_xticks(range(len(groups)))
+    ax.set_xticklabels([g for g, _ in groups], fontsize=8)
+    ax.set_title(title, fontsize=9)
+    if log:
+        ax.set_yscale("log")
+    ax.grid(axis="y", alpha=0.3)
+    ax.legend(fontsize=7)
+
+
+def update_readme(readme: Path, md: str) -> None:
+    start, end = "<!-- results:start -->", "<!-- results:end -->"
+    if not readme.exists():
+        return
+    text = readme.read_text()
+    if start not in text or end not in text:
+        return
+    pre, rest = text.split(start, 1)
+    _, post = rest.split(end, 1)
+    readme.write_text(pre + start + "\n" + md + end + post)
+
+
+def machine() -> str:
+    cpu = ""
+    try:
+        m = re.search(r"model name\s*:\s*(.+)", Path("/proc/cpuinfo").read_text())
+        cpu = m.group(1).strip() if m else ""
+    except OSError:
+        pass
+    node = subprocess.run(["node", "--version"], capture_output=True, text=True).stdout.strip()
+    return f"{os.cpu_count()} cores {cpu}, Linux {platform.release()}, Node {node}, Python {platform.python_version()}"
+
+
+def git_head() -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True,
+                              text=True, timeout=10).stdout.strip()[:80]
+    except Exception:
+        return "?"
