@@ -184,19 +184,15 @@ class _Walker:
         self.on_path.discard(id(el))
 
     def _shape(self, el: Element, name: str, style: Style, ctm: Matrix, vp: tuple) -> None:
-        paint = self._paint(style, ctm)
+        paint = self._paint(style, ctm, fillable=name != "line")  # a line has no inside
         path = _geometry(el, name, vp) if paint is not None else None
-        d = None
-        if path is not None and paint is not None:
-            path *= ctm
-            path.reify()
-            d = to_d(path)
+        d = to_d(path, ctm) if path is not None and paint is not None else None
         if d is None or paint is None:
             self.skipped += 1
             return
         self.paths.append({"d": d, "color": paint[0], "width": paint[1]})
 
-    def _paint(self, style: Style, ctm: Matrix) -> tuple[str, float] | None:
+    def _paint(self, style: Style, ctm: Matrix, *, fillable: bool) -> tuple[str, float] | None:
         """Stroke colour and width of a shape: its stroke, else its fill as an outline."""
         if not style.visible:
             return None
@@ -207,7 +203,7 @@ class _Walker:
             color = _hex(rgba, style.stroke_opacity * style.opacity)
             if color is not None and math.isfinite(width) and width > 0:
                 return color, _clamp_width(width)
-        rgba = self._resolve(style.fill, style.color)
+        rgba = self._resolve(style.fill, style.color) if fillable else None
         color = _hex(rgba, style.fill_opacity * style.opacity) if rgba is not None else None
         return (color, OUTLINE_WIDTH) if color is not None else None
 
@@ -359,7 +355,7 @@ def _normalised(entry: dict[str, Any]) -> dict[str, Any] | None:
     if color.endswith("ff") and len(color) == 9:
         color = color[:7]
     path = _parse_d(entry["d"])
-    d = to_d(path) if path is not None else None
+    d = to_d(path, Matrix()) if path is not None else None
     if d is None or color.endswith("00") and len(color) == 9:
         return None
     return {"d": d, "color": color, "width": _clamp_width(entry["width"])}

@@ -6,7 +6,7 @@ import math
 import re
 from collections.abc import Iterator
 
-from svgelements import Arc, Close, CubicBezier, Line, Move, Path, QuadraticBezier
+from svgelements import Arc, Close, CubicBezier, Line, Matrix, Move, Path, Point, QuadraticBezier
 
 _ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
 _WSP = "[ \t\r\n]*"
@@ -29,43 +29,73 @@ def fmt(x: float) -> str:
     return f"{r:.3f}".rstrip("0").rstrip(".")
 
 
-def to_d(path: Path) -> str | None:
-    """Absolute, compact path data of (transformed, reified) geometry; None if nothing is drawn."""
+def to_d(path: Path, m: Matrix) -> str | None:
+    """Absolute, compact path data of untransformed geometry under matrix `m`; None if nothing
+    is drawn.
+
+    Points are mapped here rather than by svgelements' reify, which maps an arc's
+    axis end points and so gets skewed or non-uniformly scaled arcs wrong: the
+    image of an ellipse under an affine map has other axes, found below.
+    """
+    a, b, c, dd, e, f = m.a, m.b, m.c, m.d, m.e, m.f
+    flip = a * dd - b * c < 0
     parts: list[str] = []
     nums: list[float] = []
     drawn = started = False
+
+    def pt(p: Point) -> None:
+        nums.extend((a * p.x + c * p.y + e, b * p.x + dd * p.y + f))
+
     for seg in path:
         if isinstance(seg, Move):
             parts.append("M %s %s")
-            nums += (seg.end.x, seg.end.y)
+            pt(seg.end)
             started = True
             continue
         if not started and seg.start is not None:
             parts.append("M %s %s")
-            nums += (seg.start.x, seg.start.y)
+            pt(seg.start)
         started = drawn = True
         if isinstance(seg, Close):
             parts.append("Z")
         elif isinstance(seg, Line):
             parts.append("L %s %s")
-            nums += (seg.end.x, seg.end.y)
+            pt(seg.end)
         elif isinstance(seg, QuadraticBezier):
             parts.append("Q %s %s %s %s")
-            nums += (seg.control.x, seg.control.y, seg.end.x, seg.end.y)
+            pt(seg.control)
+            pt(seg.end)
         elif isinstance(seg, CubicBezier):
             parts.append("C %s %s %s %s %s %s")
-            nums += (seg.control1.x, seg.control1.y, seg.control2.x, seg.control2.y)
-            nums += (seg.end.x, seg.end.y)
+            pt(seg.control1)
+            pt(seg.control2)
+            pt(seg.end)
         elif isinstance(seg, Arc):
             large = int(abs(seg.sweep) > math.pi)
-            sweep = int(seg.sweep >= 0)
+            sweep = int((seg.sweep >= 0) != flip)
             parts.append(f"A %s %s %s {large} {sweep} %s %s")
-            nums += (seg.rx, seg.ry, seg.get_rotation().as_degrees, seg.end.x, seg.end.y)
+            nums.extend(_mapped_ellipse(seg.rx, seg.ry, float(seg.get_rotation()), a, b, c, dd))
+            pt(seg.end)
         else:  # pragma: no cover - svgelements has no other segment types
             return None
     if not drawn or not all(math.isfinite(x) for x in nums):
         return None
     return " ".join(parts) % tuple(fmt(x) for x in nums)
+
+
+def _mapped_ellipse(
+    rx: float, ry: float, rot: float, a: float, b: float, c: float, d: float
+) -> tuple[float, float, float]:
+    """Radii and rotation (degrees) of the ellipse (rx, ry, rot) under the linear map [a c; b d]."""
+    cos, sin = math.cos(rot), math.sin(rot)
+    # columns of L·R(rot)·diag(rx, ry): the images of the two semi-axes (conjugate diameters)
+    m00, m10 = (a * cos + c * sin) * rx, (b * cos + d * sin) * rx
+    m01, m11 = (-a * sin + c * cos) * ry, (-b * sin + d * cos) * ry
+    # the new axes are the eigenvectors of M·Mᵀ, the radii the square roots of its eigenvalues
+    s00, s11, s01 = m00 * m00 + m01 * m01, m10 * m10 + m11 * m11, m00 * m10 + m01 * m11
+    mean, half = (s00 + s11) / 2, math.hypot((s00 - s11) / 2, s01)
+    angle = math.degrees(0.5 * math.atan2(2 * s01, s00 - s11))
+    return math.sqrt(mean + half), math.sqrt(max(mean - half, 0.0)), angle
 
 
 def iter_commands(d: str) -> Iterator[tuple[str, list[float]]]:
