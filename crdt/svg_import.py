@@ -28,9 +28,9 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from svgelements import Circle, Ellipse, Matrix, Path, Polygon, Polyline, Rect, SimpleLine, Viewbox
+from svgelements import Circle, Ellipse, Matrix, Path, Rect, Viewbox
 
-from .svg_pathdata import iter_commands, to_d
+from .svg_pathdata import iter_commands, poly_d, to_d
 from .svg_style import RGBA, Paint, Style, StyleSheet, compute, declared, parse_color, parse_length
 from .svg_xml import WHITEBOARD_NS, XLINK_NS, SvgError, local_name, parse_svg_xml
 
@@ -170,7 +170,7 @@ class _Walker:
             return
         x = parse_length(el.get("x", "0"), percent_of=vp[0]) or 0.0
         y = parse_length(el.get("y", "0"), percent_of=vp[1]) or 0.0
-        ctm = Matrix(f"translate({x!r}, {y!r})") * ctm
+        ctm = _translate(x, y) * ctm
         self.on_path.add(id(el))
         if local_name(target.tag)[1] == "symbol":
             sym = compute(
@@ -186,7 +186,11 @@ class _Walker:
     def _shape(self, el: Element, name: str, style: Style, ctm: Matrix, vp: tuple) -> None:
         paint = self._paint(style, ctm, fillable=name != "line")  # a line has no inside
         path = _geometry(el, name, vp) if paint is not None else None
-        d = to_d(path, ctm) if path is not None and paint is not None else None
+        d = None
+        if isinstance(path, Path):
+            d = to_d(path, ctm)
+        elif path is not None:
+            d = poly_d(path[0], path[1], ctm)
         if d is None or paint is None:
             self.skipped += 1
             return
@@ -253,6 +257,10 @@ class _Walker:
         return r, g, b, a
 
 
+def _translate(x: float, y: float) -> Matrix:
+    return Matrix(1, 0, 0, 1, x, y)
+
+
 def _href(el: Element) -> str | None:
     ref = el.get("href") or el.get(f"{{{XLINK_NS}}}href") or ""
     return ref[1:].strip() if ref.startswith("#") else None  # other files are never read
@@ -281,15 +289,16 @@ def _viewport(el: Element, vp: tuple, *, size_from: Element | None = None) -> tu
     h = parse_length(sized.get("height", "100%"), percent_of=vp[1])
     vb = _viewbox(el)
     if vb is None or not w or not h or w <= 0 or h <= 0:
-        return Matrix(f"translate({x!r}, {y!r})"), (w or vp[0], h or vp[1])
+        return _translate(x, y), (w or vp[0], h or vp[1])
     m = Viewbox.viewbox_transform(
         x, y, w, h, vb.x, vb.y, vb.width, vb.height, vb.preserve_aspect_ratio
     )
     return Matrix(m), (vb.width, vb.height)
 
 
-def _geometry(el: Element, name: str, vp: tuple) -> Path | None:
-    """The element's outline as an svgelements Path in its own coordinates, or None."""
+def _geometry(el: Element, name: str, vp: tuple) -> Path | tuple[list, bool] | None:
+    """The element's outline in its own coordinates: an svgelements Path, or for
+    straight-edged shapes (points, closed), or None when it has no geometry."""
     w, h = vp
 
     def length(attr: str, of: float, default: float | None = 0.0) -> float | None:
@@ -307,9 +316,10 @@ def _geometry(el: Element, name: str, vp: tuple) -> Path | None:
         rx = ry if rx is None or rx < 0 else rx
         ry = rx if ry is None or ry < 0 else ry
         rx, ry = min(rx or 0.0, rw / 2), min(ry or 0.0, rh / 2)
+        x, y = length("x", w), length("y", h)
         if rx == 0 or ry == 0:
-            rx = ry = 0.0
-        return Path(Rect(length("x", w), length("y", h), rw, rh, rx=rx, ry=ry))
+            return [(x, y), (x + rw, y), (x + rw, y + rh), (x, y + rh)], True
+        return Path(Rect(x, y, rw, rh, rx=rx, ry=ry))
     if name in ("circle", "ellipse"):
         cx, cy = length("cx", w), length("cy", h)
         if name == "circle":
@@ -320,12 +330,10 @@ def _geometry(el: Element, name: str, vp: tuple) -> Path | None:
         return Path(Ellipse(cx, cy, rx, ry)) if rx and ry and rx > 0 and ry > 0 else None
     if name == "line":
         x1, y1, x2, y2 = (length(a, of) for a, of in (("x1", w), ("y1", h), ("x2", w), ("y2", h)))
-        return Path(SimpleLine(x1, y1, x2, y2))
+        return [(x1, y1), (x2, y2)], False
     nums = [float(v) for v in _FLOAT_RE.findall(el.get("points", ""))]
     points = list(zip(nums[0::2], nums[1::2], strict=False))
-    if len(points) < 2:
-        return None
-    return Path(Polygon(points) if name == "polygon" else Polyline(points))
+    return (points, name == "polygon") if len(points) >= 2 else None
 
 
 def _parse_d(d: str) -> Path | None:

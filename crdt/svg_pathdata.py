@@ -83,6 +83,16 @@ def to_d(path: Path, m: Matrix) -> str | None:
     return " ".join(parts) % tuple(fmt(x) for x in nums)
 
 
+def poly_d(points: list[tuple[float, float]], closed: bool, m: Matrix) -> str | None:
+    """Path data of a polyline (or polygon when `closed`) under matrix `m`."""
+    a, b, c, d, e, f = m.a, m.b, m.c, m.d, m.e, m.f
+    nums = [v for x, y in points for v in (a * x + c * y + e, b * x + d * y + f)]
+    if len(points) < 2 or not all(math.isfinite(v) for v in nums):
+        return None
+    text = " L ".join(f"{fmt(nums[i])} {fmt(nums[i + 1])}" for i in range(0, len(nums), 2))
+    return f"M {text} Z" if closed else f"M {text}"
+
+
 def _mapped_ellipse(
     rx: float, ry: float, rot: float, a: float, b: float, c: float, d: float
 ) -> tuple[float, float, float]:

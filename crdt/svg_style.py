@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from xml.etree.ElementTree import Element
 
 from svgelements import Color
@@ -110,6 +111,7 @@ def _color_function(func: str, args: str) -> RGBA | None:
     return c.red, c.green, c.blue, alpha
 
 
+@lru_cache(maxsize=4096)
 def parse_paint(value: str) -> Paint | bool:
     """A fill/stroke value as a Paint, or False when the value is invalid."""
     v = value.strip()
@@ -282,37 +284,49 @@ def declared(el: Element, tag: str, sheet: StyleSheet) -> dict[str, str]:
 
 def compute(parent: Style, decl: dict[str, str], *, viewport_diagonal: float) -> Style:
     """An element's Style from its parent's and its declared values; invalid values are ignored."""
-    s = replace(parent, display_none=False, non_scaling_stroke=False)
+    changes: dict[str, object] = {}
+    opacity = parent.opacity
     for prop, value in decl.items():
-        if value.strip().lower() == "inherit":
+        v = value.strip()
+        if v.lower() == "inherit":
             continue  # for the inherited properties that is what `parent` already holds
-        s = _apply(s, prop, value, viewport_diagonal)
-    return s
+        if prop == "opacity":
+            x = parse_number(v)
+            if x is not None and not math.isnan(x):
+                opacity *= min(max(x, 0.0), 1.0)
+        else:
+            changes.update(_parsed(prop, v, viewport_diagonal))
+    if opacity != parent.opacity:
+        changes["opacity"] = opacity
+    if not changes and not parent.display_none and not parent.non_scaling_stroke:
+        return parent
+    changes.setdefault("display_none", False)  # neither of these two is inherited
+    changes.setdefault("non_scaling_stroke", False)
+    return replace(parent, **changes)
 
 
-def _apply(s: Style, prop: str, value: str, diagonal: float) -> Style:
+@lru_cache(maxsize=4096)
+def _parsed(prop: str, value: str, diagonal: float) -> tuple[tuple[str, object], ...]:
+    """The Style field a declaration sets, or () when its value is invalid."""
     if prop in ("fill", "stroke"):
         paint = parse_paint(value)
-        return s if paint is False else replace(s, **{prop: paint})
+        return () if paint is False else ((prop, paint),)
     if prop == "stroke-width":
         w = parse_length(value, percent_of=diagonal)
-        return s if w is None or w < 0 else replace(s, stroke_width=w)
-    if prop in ("fill-opacity", "stroke-opacity", "opacity"):
+        return () if w is None or not w >= 0 else (("stroke_width", w),)
+    if prop in ("fill-opacity", "stroke-opacity"):
         x = parse_number(value)
         if x is None or math.isnan(x):
-            return s
-        x = min(max(x, 0.0), 1.0)
-        if prop == "opacity":
-            return replace(s, opacity=s.opacity * x)
-        return replace(s, **{prop.replace("-", "_"): x})
+            return ()
+        return ((prop.replace("-", "_"), min(max(x, 0.0), 1.0)),)
     if prop == "color":
         c = parse_color(value)
-        return s if c is None else replace(s, color=c)
-    value = value.strip().lower()
+        return () if c is None else (("color", c),)
+    value = value.lower()
     if prop == "display":
-        return replace(s, display_none=value == "none")
+        return (("display_none", value == "none"),)
     if prop == "visibility" and value in ("visible", "hidden", "collapse"):
-        return replace(s, visible=value == "visible")
+        return (("visible", value == "visible"),)
     if prop == "vector-effect":
-        return replace(s, non_scaling_stroke=value == "non-scaling-stroke")
-    return s
+        return (("non_scaling_stroke", value == "non-scaling-stroke"),)
+    return ()

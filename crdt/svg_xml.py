@@ -79,10 +79,11 @@ class _SvgXmlParser(DefusedXMLParser):
         super().__init__(
             target=target, forbid_dtd=False, forbid_entities=True, forbid_external=True
         )
-        self.parser.StartDoctypeDeclHandler = self._doctype
+        # (not `_doctype`: the stdlib parser keeps its own state under that name)
+        self.parser.StartDoctypeDeclHandler = self._check_doctype
 
     @staticmethod
-    def _doctype(name: str, sysid: str | None, pubid: str | None, internal: int) -> None:
+    def _check_doctype(name: str, sysid: str | None, pubid: str | None, internal: int) -> None:
         if internal:
             raise SvgError(
                 "refused a DOCTYPE with an internal subset: DTD and entity declarations "
