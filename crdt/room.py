@@ -26,7 +26,6 @@ from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.room")
 
-HEARTBEAT_AFTER_S = 15.0
 EMPTY_AWARENESS = protocol.awareness(b"\x00")
 
 
@@ -52,6 +51,8 @@ class RoomConfig:
     max_message_bytes: int = 4 * 1024 * 1024
     outbox_size: int = 256
     awareness_timeout_s: float = 30.0
+    # The stock y-websocket client drops a connection that hears nothing for 30 s.
+    heartbeat_s: float = 15.0
     store_retry_s: float = 1.0
 
 
@@ -311,15 +312,14 @@ class Room:
     # -- periodic upkeep -------------------------------------------------------------------
 
     async def _clock_loop(self) -> None:
-        period = min(1.0, self.config.awareness_timeout_s / 10)
+        period = min(1.0, self.config.awareness_timeout_s / 10, self.config.heartbeat_s / 2)
         while True:
             await anyio.sleep(period)
             now = time.monotonic()
             if self.awareness.remove_outdated(now=now, timeout=self.config.awareness_timeout_s):
                 self._open_window()
-            # The stock y-websocket client drops a connection that hears nothing for 30 s.
             for client in list(self.clients):
-                if now - client.last_sent >= HEARTBEAT_AFTER_S:
+                if now - client.last_sent >= self.config.heartbeat_s:
                     client.enqueue(EMPTY_AWARENESS)
 
     async def snapshot(self) -> bool:

@@ -47,6 +47,7 @@ def manager_config(settings: Settings) -> ManagerConfig:
             max_message_bytes=settings.max_message_bytes,
             outbox_size=settings.outbox_size,
             awareness_timeout_s=settings.awareness_timeout_s,
+            heartbeat_s=settings.heartbeat_s,
         ),
         snapshot_interval_s=settings.snapshot_interval_s,
         room_idle_s=settings.room_idle_s,

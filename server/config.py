@@ -36,6 +36,7 @@ class Settings(BaseSettings):
     data_dir: Path = Path("./data")
     outbox_size: int = Field(default=256, ge=1)
     awareness_timeout_s: float = Field(default=30, gt=0)
+    heartbeat_s: float = Field(default=15, gt=0)
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or one generated once and kept in the data folder."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import logging
 import uuid
 
+import anyio
+
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -45,8 +47,8 @@ class StarletteTransport:
         if self._ws.application_state == WebSocketState.CONNECTED:
             try:
                 await self._ws.close(code=code, reason=reason.encode()[:120].decode(errors="ignore"))
-            except (RuntimeError, OSError):
-                pass
+            except (WebSocketDisconnect, RuntimeError, OSError):
+                pass  # the peer is already gone
 
 
 def is_room_id(value: str) -> bool:
@@ -75,6 +77,6 @@ async def room_socket(websocket: WebSocket, room_id: str) -> None:
     if closing is not None:
         log.info("connection closed", extra={"room": room_id, "code": closing.code,
                                               "reason": closing.reason})
-        await transport.close(closing.code, closing.reason)
-    else:
-        await transport.close(1000, "")
+    # A client that stopped reading may never take the close frame: don't wait on it forever.
+    with anyio.move_on_after(5):
+        await transport.close(*((closing.code, closing.reason) if closing else (1000, "")))
