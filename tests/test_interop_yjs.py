@@ -1,0 +1,79 @@
+"""Real Yjs clients (npm yjs + y-websocket's WebsocketProvider) with a Python client, in one room."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from examples.client import BoardClient
+from tests.conftest import create_room, join_room
+from tests.js_client import JsClient
+
+pytestmark = pytest.mark.anyio
+
+
+def stroke(n: int, color: str = "#1e1e1e") -> dict:
+    return {"d": f"M {n} {n} L {n + 10} {n + 20}", "color": color, "width": 2}
+
+
+async def test_two_js_clients_and_a_python_client_converge(server):
+    owner = create_room(server, "Py")
+    js1 = join_room(server, owner.room_id, "Js One")
+    js2 = join_room(server, owner.room_id, "Js Two")
+    ws_base = f"ws://127.0.0.1:{server.port}/ws"
+    async with BoardClient(owner.ws_url, owner.token) as py, \
+            JsClient(ws_base, owner.room_id, js1.token, "Js One") as a, \
+            JsClient(ws_base, owner.room_id, js2.token, "Js Two") as b:
+        await py.synced.wait()
+        await a.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
+        await b.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
+        await a.command("draw", key="js-a", value=stroke(1))
+        await b.command("draw", key="js-b", value=stroke(2, "#e03131"))
+        await py.draw("py-c", stroke(3, "#2f9e44"))
+        # Concurrent versions of one register from all three: the greatest ts wins.
+        await a.wait_state(lambda s: "py-c" in s["paths"])
+        now = time.time() * 1000
+        await a.command("draw", key="py-c", value=stroke(4, "#000001"), ts=now + 1_000)
+        await b.command("draw", key="py-c", value=stroke(5, "#000002"), ts=now + 3_000)
+        await py.draw("py-c", stroke(6, "#000003"), ts=now + 2_000)
+
+        def settled(state):
+            return set(state["paths"]) == {"js-a", "js-b", "py-c"} and \
+                state["paths"]["py-c"]["color"] == "#000002"
+
+        state_a = await a.wait_state(settled)
+        state_b = await b.wait_state(settled)
+        await py.wait_for(lambda: py.board().get("py-c") is not None
+                          and py.board()["py-c"].color == "#000002")
+        assert state_a["paths"] == state_b["paths"]
+        assert {k: (v.d, v.color, v.width) for k, v in py.board().items()} == {
+            k: (v["d"], v["color"], v["width"]) for k, v in state_a["paths"].items()
+        }
+
+
+async def test_js_awareness_is_seen_by_python_with_the_token_name(server):
+    owner = create_room(server, "Py")
+    js = join_room(server, owner.room_id, "Jay")
+    ws_base = f"ws://127.0.0.1:{server.port}/ws"
+    async with BoardClient(owner.ws_url, owner.token) as py, \
+            JsClient(ws_base, owner.room_id, js.token, "Not Jay") as a:
+        await py.synced.wait()
+        await a.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
+        await a.command("cursor", cursor={"x": 12.5, "y": 7})
+        js_id = (await a.command("state"))["clientId"]
+        await py.wait_for(lambda: (py.awareness.get(js_id) or {}).get("cursor") is not None)
+        assert py.awareness[js_id]["user"]["name"] == "Jay"
+        assert py.awareness[js_id]["cursor"] == {"x": 12.5, "y": 7}
+        # And the other way: Python's awareness reaches the JS client.
+        await py.set_awareness({"user": {"name": "Py"}, "cursor": {"x": 1, "y": 2}})
+        state = await a.wait_state(lambda s: str(py.doc.client_id) in s["awareness"])
+        assert state["awareness"][str(py.doc.client_id)]["cursor"] == {"x": 1, "y": 2}
+
+
+async def test_a_js_client_with_a_bad_token_is_closed_with_4401(server):
+    owner = create_room(server, "Py")
+    ws_base = f"ws://127.0.0.1:{server.port}/ws"
+    async with JsClient(ws_base, owner.room_id, "not-a-token", "X") as a:
+        event = await a.wait_event(lambda e: e.get("event") == "close")
+        assert event["code"] == 4401
