@@ -10,6 +10,7 @@ import pytest
 
 from examples.client import BoardClient
 from tests.conftest import create_room, join_room
+from tests.databases import fresh_postgres_database
 
 pytestmark = pytest.mark.anyio
 
@@ -89,3 +90,25 @@ async def test_sigterm_flushes_the_pending_batch_before_exit(server_factory):
     joined = join_room(server, room.room_id, "Bob")
     async with BoardClient(joined.ws_url, joined.token) as b:
         await b.wait_for(lambda: "late" in b.board(), timeout=10)
+
+
+async def test_a_server_on_postgresql_keeps_every_stroke_across_kill_9(server_factory):
+    with fresh_postgres_database() as url:
+        server = server_factory(WHITEBOARD_DATABASE_URL=url)
+        room = create_room(server, "Alice")
+        watcher = join_room(server, room.room_id, "Watcher")
+        async with BoardClient(room.ws_url, room.token) as a, \
+                BoardClient(watcher.ws_url, watcher.token) as w:
+            await a.synced.wait()
+            await w.synced.wait()
+            for i in range(20):
+                await a.draw(f"pg{i}", {"d": f"M {i} 0 L 0 {i}", "color": "#0000ff", "width": 2})
+            await w.wait_for(lambda: len(w.board()) == 20)
+            expected = w.board()
+        server.kill9()
+        server.start()
+        joined = join_room(server, room.room_id, "Bob")
+        async with BoardClient(joined.ws_url, joined.token) as b:
+            await b.wait_for(lambda: len(b.board()) == 20)
+            assert b.board() == expected
+        server.stop()

@@ -1,0 +1,102 @@
+"""The update log, snapshots and rooms on real SQLite and PostgreSQL databases."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from pycrdt import Doc
+from sqlalchemy import Engine, func, select
+from sqlmodel import Session
+
+from crdt import paths
+from persistence.db import create_db_engine
+from persistence.documents import SqlDocumentStore
+from persistence.migrate import migrate
+from persistence.models import DocUpdate
+from persistence.rooms import RoomRepository
+from tests.databases import fresh_postgres_database
+
+pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path: Path) -> Iterator[Engine]:
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    with fresh_postgres_database() as url:
+        engine = create_db_engine(url)
+        migrate(engine)
+        yield engine
+        engine.dispose()
+
+
+def log_length(engine: Engine, room_id: str) -> int:
+    with Session(engine) as session:
+        return session.scalar(
+            select(func.count()).select_from(DocUpdate).where(DocUpdate.room_id == room_id)
+        )
+
+
+def stroke(doc: Doc, key: str, color: str, ts: float) -> bytes:
+    before = doc.get_state()
+    paths.write_path(doc, key, {"d": "M 0 0 L 1 1", "color": color, "width": 2}, ts=ts)
+    return doc.get_update(before)
+
+
+async def test_an_unknown_room_loads_as_none(engine):
+    assert await SqlDocumentStore(engine).load("00000000-0000-4000-8000-000000000000") is None
+
+
+async def test_the_log_replays_to_the_same_document(engine):
+    room = await RoomRepository(engine).create_room(creator_ip="127.0.0.1")
+    store = SqlDocumentStore(engine)
+    doc = Doc()
+    seqs = [await store.append(room.id, stroke(doc, f"k{i}", "#000000", 1000 + i))
+            for i in range(5)]
+    assert seqs == sorted(seqs)
+    stored = await store.load(room.id)
+    assert stored is not None and stored.last_seq == seqs[-1] and len(stored.updates) == 5
+    replica = Doc()
+    for update in stored.updates:
+        replica.apply_update(update)
+    assert paths.read_paths(replica) == paths.read_paths(doc)
+
+
+async def test_a_snapshot_drops_the_log_it_covers_and_keeps_newer_entries(engine):
+    room = await RoomRepository(engine).create_room(creator_ip="127.0.0.1")
+    store = SqlDocumentStore(engine)
+    doc = Doc()
+    for i in range(3):
+        await store.append(room.id, stroke(doc, f"k{i}", "#111111", 1000 + i))
+    upto = (await store.load(room.id)).last_seq
+    snapshot_state = doc.get_update()
+    snapshot_paths = paths.read_paths(doc)
+    # Another process appends after the snapshot was taken: that entry must survive.
+    later = await store.append(room.id, stroke(doc, "late", "#222222", 5000))
+    await store.snapshot(room.id, state=snapshot_state, paths=snapshot_paths, upto_seq=upto)
+    assert log_length(engine, room.id) == 1
+    stored = await store.load(room.id)
+    assert stored.last_seq == later and len(stored.updates) == 2
+    replica = Doc()
+    for update in stored.updates:
+        replica.apply_update(update)
+    assert paths.read_paths(replica) == paths.read_paths(doc)
+    assert [p.key for p in await store.read_paths(room.id)] == ["k0", "k1", "k2"]
+
+
+async def test_rooms_and_sessions_are_recorded(engine):
+    repository = RoomRepository(engine)
+    room = await repository.create_room(creator_ip="203.0.113.7")
+    await repository.record_session(user_id="u-1", room_id=room.id, username="Alice")
+    await repository.touch_session(user_id="u-1")
+    await repository.set_active_users(room_id=room.id, count=3)
+    found = await repository.find_room(room.id)
+    assert found is not None and found.active_users == 3
+    assert found.created_at.tzinfo is not None
+    assert await repository.find_room("00000000-0000-4000-8000-000000000000") is None
