@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 
 import anyio
-from anyio.abc import CancelScope
 
 from crdt.awareness import Identity
 from crdt.errors import CloseConnection, SlowClient
@@ -19,14 +18,14 @@ class Client:
         self._send, self._receive = anyio.create_memory_object_stream[bytes](outbox_size)
         self.closing: CloseConnection | None = None
         self.last_sent = time.monotonic()
-        self._scope: CancelScope | None = None
+        self._scope: anyio.CancelScope | None = None
 
-    def bind(self, scope: CancelScope) -> None:
+    def bind(self, scope: anyio.CancelScope) -> None:
         """The scope that ends this connection's serving when the room kicks it."""
         self._scope = scope
 
     def enqueue(self, message: bytes) -> None:
-        """Queue bytes for this client; a client whose outbox is full is closed, never waited for."""
+        """Queue bytes for this client; one whose outbox is full is closed, never waited for."""
         if self.closing is not None:
             return
         try:
@@ -49,4 +48,6 @@ class Client:
                 await self.transport.send(message)
 
     def close_outbox(self) -> None:
+        """Called once the sender task has ended."""
         self._send.close()
+        self._receive.close()
