@@ -1,8 +1,9 @@
 """Exporting a board as a standalone SVG 1.1 document.
 
 One `<path>` per live stroke, oldest first, in a viewBox fitted around the
-strokes. `<metadata>` carries the exact versions as JSON so that importing
-our own export gives them back unchanged; other tools ignore it.
+strokes. Each `<path>` carries its version's `d` verbatim and `<metadata>` the
+exact colour and width of each as JSON, so that importing our own export gives
+the versions back unchanged; other tools ignore the metadata.
 """
 
 from __future__ import annotations
@@ -29,8 +30,9 @@ def export_svg(entries: Iterable[PathEntry], *, title: str | None = None) -> str
     live = sorted((e for e in entries if _drawable(e)), key=lambda e: (e.ts, e.key))
     x0, y0, x1, y1 = _fit(live)
     w, h = x1 - x0, y1 - y0
-    versions = [{"d": e.d, "color": e.color, "width": e.width} for e in live]
-    payload = json.dumps(versions, ensure_ascii=True, separators=(",", ":"))
+    # `d` is in each <path> verbatim; the metadata completes the versions, in order.
+    paints = [{"color": e.color, "width": e.width} for e in live]
+    payload = json.dumps(paints, ensure_ascii=True, separators=(",", ":"))
     out = [
         '<?xml version="1.0" encoding="UTF-8"?>\n',
         f'<svg xmlns="{SVG_NS}" version="1.1" viewBox="{x0} {y0} {w} {h}" '

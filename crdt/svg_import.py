@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from typing import Any
 from xml.etree.ElementTree import Element
 
-from svgelements import Circle, Ellipse, Matrix, Path, Rect, Viewbox
+from svgelements import Circle, CubicBezier, Ellipse, Matrix, Path, QuadraticBezier, Rect, Viewbox
 
 from .svg_pathdata import iter_commands, poly_d, to_d
 from .svg_style import RGBA, Paint, Style, StyleSheet, compute, declared, parse_color, parse_length
@@ -342,6 +342,19 @@ def _parse_d(d: str) -> Path | None:
         path.parse(d)
     except (ValueError, IndexError):
         pass  # as SVG says: draw the path up to the first error
+    # svgelements reflects the previous control point for S after Q or T after C;
+    # SVG reflects only a control point of the same kind of curve.
+    prev = None
+    for seg in path:
+        if isinstance(seg, CubicBezier) and seg.smooth and not isinstance(prev, CubicBezier):
+            seg.control1 = seg.start
+        elif (
+            isinstance(seg, QuadraticBezier)
+            and seg.smooth
+            and not isinstance(prev, QuadraticBezier)
+        ):
+            seg.control = seg.start
+        prev = seg
     return path if len(path) else None
 
 
@@ -370,22 +383,28 @@ def _normalised(entry: dict[str, Any]) -> dict[str, Any] | None:
 
 
 def _exported_versions(root: Element, ns: str | None) -> list[dict[str, Any]] | None:
-    """The versions our export keeps in `<metadata>`, if present and every one is valid."""
+    """The exact versions of our own export, if it is one and every version is valid.
+
+    Each `<path>` carries its version's `d` verbatim; `<metadata>` holds the
+    colour and width of each, in the same order (so `d` is not written twice).
+    """
     for meta in root.findall(f"{{{ns}}}metadata" if ns else "metadata"):
         for holder in meta.findall(f"{{{WHITEBOARD_NS}}}paths"):
             try:
-                entries = json.loads(holder.text or "")
+                paints = json.loads(holder.text or "")
             except (ValueError, RecursionError):
                 return None
-            if isinstance(entries, list) and all(_valid_entry(e) for e in entries):
-                return [dict(e) for e in entries]
-            return None
+            paths = list(root.iter(f"{{{ns}}}path" if ns else "path"))
+            if not isinstance(paints, list) or len(paints) != len(paths):
+                return None
+            if not all(isinstance(p, dict) and set(p) == {"color", "width"} for p in paints):
+                return None
+            entries = [{"d": el.get("d"), **p} for el, p in zip(paths, paints, strict=True)]
+            return entries if all(_valid_entry(e) for e in entries) else None
     return None
 
 
-def _valid_entry(e: object) -> bool:
-    if not isinstance(e, dict) or set(e) != {"d", "color", "width"}:
-        return False
+def _valid_entry(e: dict[str, Any]) -> bool:
     d, color, width = e["d"], e["color"], e["width"]
     if not isinstance(d, str) or not isinstance(color, str) or not _COLOR_RE.fullmatch(color):
         return False
@@ -394,6 +413,6 @@ def _valid_entry(e: object) -> bool:
     if not (0 < width <= MAX_WIDTH):
         return False
     try:
-        return any(True for _ in iter_commands(d))
+        return len(list(iter_commands(d))) > 0  # read to the end: errors come late
     except ValueError:
         return False

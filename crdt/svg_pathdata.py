@@ -52,10 +52,9 @@ def to_d(path: Path, m: Matrix) -> str | None:
             pt(seg.end)
             started = True
             continue
-        if not started and seg.start is not None:
-            parts.append("M %s %s")
-            pt(seg.start)
-        started = drawn = True
+        if not started:
+            return None  # path data must start with a moveto
+        drawn = True
         if isinstance(seg, Close):
             parts.append("Z")
         elif isinstance(seg, Line):
@@ -104,8 +103,18 @@ def _mapped_ellipse(
     # the new axes are the eigenvectors of M·Mᵀ, the radii the square roots of its eigenvalues
     s00, s11, s01 = m00 * m00 + m01 * m01, m10 * m10 + m11 * m11, m00 * m10 + m01 * m11
     mean, half = (s00 + s11) / 2, math.hypot((s00 - s11) / 2, s01)
-    angle = math.degrees(0.5 * math.atan2(2 * s01, s00 - s11))
-    return math.sqrt(mean + half), math.sqrt(max(mean - half, 0.0)), angle
+    angle = 0.0  # a circle has no axes: keep 0 rather than noise
+    if half > 1e-9 * mean:
+        angle = math.degrees(0.5 * math.atan2(2 * s01, s00 - s11)) % 180.0
+        angle = 0.0 if round(angle, 3) >= 180.0 else angle
+    return _floor3(math.sqrt(mean + half)), _floor3(math.sqrt(max(mean - half, 0.0))), angle
+
+
+def _floor3(r: float) -> float:
+    # Radii are rounded down: when they were just big enough for the end points
+    # (a half ellipse), rounding up would move the centre off the chord, by
+    # far more than 0.001; rounding down lets the renderer scale them back up.
+    return math.floor(r * 1000 + 1e-6) / 1000 if math.isfinite(r) else r
 
 
 def iter_commands(d: str) -> Iterator[tuple[str, list[float]]]:
@@ -146,16 +155,93 @@ def iter_commands(d: str) -> Iterator[tuple[str, list[float]]]:
 
 
 def path_bounds(d: str) -> tuple[float, float, float, float] | None:
-    """A box containing the path (curve control points included); None if there is nothing."""
-    if _XY_ONLY_RE.fullmatch(d):
-        nums = [float(x) for x in _NUM_RE.findall(d)]
-        if nums and len(nums) % 2 == 0:
-            xs, ys = nums[0::2], nums[1::2]
-            return _finite((min(xs), min(ys), max(xs), max(ys)))
+    """A box containing the path (curve control points included); None if there is nothing.
+
+    Cheap on purpose (export runs it on every stroke): a curve lies inside the
+    hull of its control points, so their box bounds it without solving for
+    extrema. Only arcs, rare in drawings, go through svgelements for theirs.
+    """
     try:
-        return _finite(_scan_bounds(d))
-    except ValueError:
+        if _XY_ONLY_RE.fullmatch(d):
+            try:
+                nums = list(map(float, d.translate(_XY_SPACES).split()))
+            except ValueError:  # numbers not separated by spaces ("1.5.5", "10-5")
+                nums = list(map(float, _NUM_RE.findall(d)))
+            if nums and len(nums) % 2 == 0:
+                xs, ys = nums[0::2], nums[1::2]
+                return _finite((min(xs), min(ys), max(xs), max(ys)))
+        if "a" in d or "A" in d:
+            return _finite(_scan_bounds(d))
+        return _finite(_token_bounds(d))
+    except (ValueError, IndexError, KeyError):
         return None
+
+
+_XY_SPACES = str.maketrans("MLCQZ,", "      ")
+_TOKEN_RE = re.compile(rf"[MmZzLlHhVvCcSsQqTt]|{_NUM}")
+_STEP = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2}
+
+
+def _token_bounds(d: str) -> tuple[float, float, float, float] | None:
+    """Bounds of path data without arcs, one pass over its tokens."""
+    toks = _TOKEN_RE.findall(d)
+    xs: list[float] = []
+    ys: list[float] = []
+    cx = cy = sx = sy = qx = qy = 0.0  # current point, subpath start, last control point
+    prev = cmd = ""
+    i, n = 0, len(toks)
+    if n and toks[0] not in ("M", "m"):
+        raise ValueError("path data must start with M or m")
+    while i < n:
+        t = toks[i]
+        if t.isalpha():
+            cmd, i = t, i + 1
+            up = cmd.upper()
+            if up == "Z":
+                cx, cy, prev = sx, sy, "Z"
+                continue
+        elif cmd == "M" or cmd == "m":
+            cmd = "L" if cmd == "M" else "l"  # extra moveto pairs are linetos
+            up = "L"
+        step = _STEP[up]
+        a = list(map(float, toks[i : i + step]))
+        if len(a) != step:
+            raise ValueError("truncated path command")
+        i += step
+        if cmd != up:  # relative
+            if step == 1:
+                a[0] += cx if up == "H" else cy
+            else:
+                for k in range(0, step, 2):
+                    a[k] += cx
+                    a[k + 1] += cy
+        if up == "H":
+            xs.append(a[0])
+            ys.append(cy)
+            cx = a[0]
+        elif up == "V":
+            xs.append(cx)
+            ys.append(a[0])
+            cy = a[0]
+        else:
+            if up == "S" or up == "T":
+                smooth = prev in ("CS" if up == "S" else "QT")
+                rx, ry = (2 * cx - qx, 2 * cy - qy) if smooth else (cx, cy)
+                xs.append(rx)
+                ys.append(ry)
+                if up == "T":
+                    a = [rx, ry, *a]
+            xs += a[0::2]
+            ys += a[1::2]
+            cx, cy = a[-2], a[-1]
+            if len(a) >= 4:
+                qx, qy = a[-4], a[-3]
+            if up == "M":
+                sx, sy = cx, cy
+        prev = up
+    if not xs:
+        return None
+    return min(xs), min(ys), max(xs), max(ys)
 
 
 def _finite(

@@ -182,14 +182,21 @@ def test_deeply_nested_json_in_our_metadata_is_ignored() -> None:
 
 def test_metadata_entries_are_validated_like_any_input() -> None:
     meta = '<metadata><wb:paths xmlns:wb="urn:x-whiteboard:svg-export:1">{}</wb:paths></metadata>'
-    line = '<path d="M 0 0 L 1 0" stroke="#ff0000" stroke-width="1" fill="none"/>'
-    for bad in (
-        '[{"d":"M 0 0 L 1 0","color":"#ff0000","width":5000}]',
-        '[{"d":"M 0 0 L 1 0","color":"red","width":1}]',
-        '[{"d":"L 1 0","color":"#ff0000","width":1}]',
-        '[{"d":"M 0 0 L 1 0","color":"#ff0000","width":1,"ts":5}]',
+    line = '<path d="{}" stroke="#ff0000" stroke-width="1" fill="none"/>'
+    for paints, d in (
+        ('[{"color":"#ff0000","width":5000}]', "M 0 0 L 1 0"),
+        ('[{"color":"red","width":1}]', "M 0 0 L 1 0"),
+        ('[{"color":"#ff0000","width":true}]', "M 0 0 L 1 0"),
+        ('[{"color":"#ff0000","width":1,"ts":5}]', "M 0 0 L 1 0"),
+        ('{"color":"#ff0000","width":1}', "M 0 0 L 1 0"),
+        ('[{"color":"#ff0000","width":1}]', "M 0 0 L 1 0 L"),
     ):
-        data = f"{SVG_OPEN}{meta.format(bad)}{line}</svg>"
+        data = f"{SVG_OPEN}{meta.format(paints)}{line.format(d)}</svg>"
         assert import_svg(data, max_bytes=LIMIT).paths == [
             {"d": "M 0 0 L 1 0", "color": "#ff0000", "width": 1}
-        ]
+        ], paints
+
+
+def test_path_data_not_starting_with_a_moveto_draws_nothing() -> None:
+    data = f'{SVG_OPEN}<path d="L 10 10 20 20" stroke="red"/></svg>'
+    assert import_svg(data, max_bytes=LIMIT).paths == []
