@@ -13,7 +13,7 @@ import { openRoom, pool } from './peers.mjs'
 import { Histogram, summarize } from './stats.mjs'
 import { Stroke, writePath, pathsHash, newPathId } from './strokes.mjs'
 import { SCENARIOS, STROKE_VERSIONS } from './scenarios.mjs'
-import { cpuSeconds, memory } from './procstat.mjs'
+import { cpuSeconds, memory, coreBusy } from './procstat.mjs'
 
 const args = parseArgs(process.argv.slice(2))
 const PEER = args.peer
@@ -90,7 +90,22 @@ class Metrics {
 const m = new Metrics()
 
 function serverSample () {
-  return { cpu_s: cpuSeconds(SERVER_PID), mem: memory(SERVER_PID), at: Date.now() }
+  return { cpu_s: cpuSeconds(SERVER_PID), mem: memory(SERVER_PID), cores: coreBusy(), gen: process.cpuUsage(), at: Date.now() }
+}
+
+/**
+ * CPU used on each core by anything but the server (core 0) and this generator
+ * (core 1): other processes on a shared machine, which make a run noisy.
+ */
+function background (a, b) {
+  const secs = (b.at - a.at) / 1000
+  if (!(secs > 0) || !a.cores['0'] || !b.cores['0']) return null
+  const pct = x => round((x / secs) * 100, 1)
+  const genCpu = ((b.gen.user - a.gen.user) + (b.gen.system - a.gen.system)) / 1e6
+  return {
+    core0_other_pct: pct((b.cores['0'] - a.cores['0']) - ((b.cpu_s ?? 0) - (a.cpu_s ?? 0))),
+    core1_other_pct: b.cores['1'] !== undefined ? pct((b.cores['1'] - a.cores['1']) - genCpu) : null
+  }
 }
 
 async function connectAll (rooms, { storm }) {
@@ -286,6 +301,7 @@ async function runLoadScenario (spec) {
     ...s2.mem
   }
   result.failures = { during_connect: result.connect.failed, during_load: m.failCount - fails0, reasons: m.failures }
+  result.background = background(s0, s1)
   result.convergence = conv
   result.generator = {
     cpu_s: round((g1.user + g1.system) / 1e6, 2),
@@ -362,7 +378,8 @@ async function runColdJoin (spec) {
   result.preload = { paths: n, send_ms: sentMs, verified: first.ok, first_join_ms: first.ms, first_join_error: first.error ?? null, held: first.held ?? n }
   log(`first join ${first.ok ? 'held all' : 'FAILED: ' + first.error} in ${first.ms} ms`)
 
-  const cpu0 = cpuSeconds(SERVER_PID)
+  const j0 = serverSample()
+  const cpu0 = j0.cpu_s
   const t0 = Date.now()
   const sequential = []
   for (let i = 0; i < spec.sequential; i++) {
@@ -391,6 +408,7 @@ async function runColdJoin (spec) {
     ...end.mem
   }
   result.failures = { during_connect: 0, during_load: m.failCount, reasons: m.failures }
+  result.background = background(j0, end)
   return result
 }
 

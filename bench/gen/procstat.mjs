@@ -62,3 +62,18 @@ export function memory (pid) {
   for (const p of descendants(pid)) { hwm += statusKb(p, 'VmHWM'); rss += statusKb(p, 'VmRSS') }
   return { peak_rss_mb: Math.round(hwm / 102.4) / 10, rss_mb: Math.round(rss / 102.4) / 10 }
 }
+
+/** Busy seconds (everything but idle and iowait) of each core so far, from /proc/stat. */
+export function coreBusy () {
+  const out = {}
+  try {
+    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
+      const mm = line.match(/^cpu(\d+) (.*)$/)
+      if (!mm) continue
+      const f = mm[2].trim().split(/\s+/).map(Number)
+      const total = f.slice(0, 8).reduce((a, b) => a + b, 0) // user..steal; guest is inside user
+      out[mm[1]] = (total - f[3] - f[4]) / clkTck
+    }
+  } catch {}
+  return out
+}

@@ -40,6 +40,8 @@ LOAD_METRICS = {
     "gen_cpu": "generator.cpu_pct",
     "gen_lag_p99": "generator.event_loop_delay_p99_ms",
     "settle_ms": "convergence.settle_ms",
+    "bg0": "background.core0_other_pct",
+    "bg1": "background.core1_other_pct",
 }
 S4_METRICS = {
     "first_join": "preload.first_join_ms",
@@ -51,6 +53,8 @@ S4_METRICS = {
     "rss": "server.peak_rss_mb",
     "kb_join": "cold_join.bytes_per_join",
     "cpu_s": "server.cpu_s",
+    "bg0": "background.core0_other_pct",
+    "bg1": "background.core1_other_pct",
 }
 
 
@@ -123,27 +127,28 @@ def markdown(doc: dict) -> str:
         out.append("")
         out.append("| scen. | server | path upd/s delivered | delivered % | upd / server CPU-s | path ms p50/p95/p99/max "
                    "| cursor ms p50/p95/p99/max | cursors/s delivered | msgs in /client/s | KB in /client/s "
-                   "| server CPU % | peak RSS MB | conn. failures | converged | gen. CPU % |")
-        out.append("|" + "---|" * 15)
+                   "| server CPU % | peak RSS MB | conn. failures | converged | gen. CPU % | others' CPU % core 0/1 |")
+        out.append("|" + "---|" * 16)
         for r in load:
             out.append(
                 f"| {r['scenario']} | {r['name']} | {fmt(r['upd_s'])} | {fmt(r['deliv_pct'], 1, pct=True)} "
                 f"| {fmt(r['upd_per_cpu'])} | {lat(r, 'path')} | {lat(r, 'cur')} | {fmt(r['cur_s'])} "
                 f"| {fmt(r['msgs_in'], 1)} | {fmt(r['bytes_in'] / 1024 if r['bytes_in'] is not None else None, 1)} "
                 f"| {fmt(r['cpu_pct'])} | {fmt(r['rss'])} | {r['fail_total']} | {r['converged']}/{r['runs']} "
-                f"| {fmt(r['gen_cpu'])} |")
+                f"| {fmt(r['gen_cpu'])} | {fmt(r['bg0'])} / {fmt(r['bg1'])} |")
     cold = [r for r in rows if r["scenario"] == "S4"]
     if cold:
         out.append("")
         out.append(f"S4 cold join ({meta['s4_paths']:,} paths preloaded; time from opening the socket to holding all of them):")
         out.append("")
         out.append("| server | first join ms | one at a time ms (p50) | 10 at once ms p50 / max | failed joins "
-                   "| RSS after preload MB | peak RSS MB | KB per join | server CPU-s for 13 joins |")
-        out.append("|" + "---|" * 9)
+                   "| RSS after preload MB | peak RSS MB | KB per join | server CPU-s for 13 joins | others' CPU % core 0/1 |")
+        out.append("|" + "---|" * 10)
         for r in cold:
             out.append(f"| {r['name']} | {fmt(r['first_join'])} | {fmt(r['one_p50'])} | {fmt(r['ten_p50'])} / {fmt(r['ten_max'])} "
                        f"| {fmt(r['failed'])} | {fmt(r['rss_preload'])} | {fmt(r['rss'])} "
-                       f"| {fmt(r['kb_join'] / 1024 if r['kb_join'] is not None else None)} | {fmt(r['cpu_s'], 2)} |")
+                       f"| {fmt(r['kb_join'] / 1024 if r['kb_join'] is not None else None)} | {fmt(r['cpu_s'], 2)} "
+                       f"| {fmt(r['bg0'])} / {fmt(r['bg1'])} |")
     problems = [r for r in rows if r["errors"] or r["server_log_problems"] or r["ok_runs"] < r["runs"]]
     if problems:
         out.append("")
@@ -169,7 +174,8 @@ def one_line(r: dict) -> str:
             f"p99 {get(r, 'paths.latency_ms.p99')} ms; cursors p99 {get(r, 'cursors.latency_ms.p99')} ms; "
             f"server CPU {get(r, 'server.cpu_pct')}%; conn fail {get(r, 'failures.during_connect')}+{get(r, 'failures.during_load')}; "
             f"converged {get(r, 'convergence.converged')}; gen CPU {get(r, 'generator.cpu_pct')}% "
-            f"(loop lag p99 {get(r, 'generator.event_loop_delay_p99_ms')} ms)")
+            f"(loop lag p99 {get(r, 'generator.event_loop_delay_p99_ms')} ms); others' CPU core0/1 "
+            f"{get(r, 'background.core0_other_pct')}/{get(r, 'background.core1_other_pct')}%")
 
 
 def chart(doc: dict, png: Path) -> None:
@@ -195,9 +201,10 @@ def chart(doc: dict, png: Path) -> None:
         _bars(axes[i][1], rs, [(p, f"cur_{p}") for p in pct_labels], f"{s} cursor latency (ms, log)", log=True)
         ax = axes[i][2]
         _bars(ax, rs, [("server CPU %", "cpu_pct")], f"{s} server CPU % (label: path upd/s delivered)")
+        width = 0.8 / max(1, len(rs))
         for j, r in enumerate(rs):
-            if r.get("upd_s"):
-                ax.annotate(f"{r['upd_s']:,.0f}/s", (j * 0 - 0.4 + (j + 0.5) * 0.8 / len(rs), r.get("cpu_pct") or 0),
+            if r.get("upd_s") is not None:
+                ax.annotate(f"{r['upd_s']:,.0f}/s", ((j - (len(rs) - 1) / 2) * width, r.get("cpu_pct") or 0),
                             ha="center", va="bottom", fontsize=7)
         axes[i][0].set_ylabel(title, fontsize=8)
     fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, median of {doc['meta']['repeats']} run(s)")
@@ -219,8 +226,10 @@ def _bars(ax, rs, groups, title, log=False):
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([g for g, _ in groups], fontsize=8)
     ax.set_title(title, fontsize=9)
-    if log:
+    if log and any((r.get(k) or 0) > 0 for r in rs for _, k in groups):
         ax.set_yscale("log")
+    elif log:
+        ax.text(0.5, 0.5, "no data (no writes in this scenario)", transform=ax.transAxes, ha="center", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
 
@@ -249,8 +258,12 @@ def machine() -> str:
 
 
 def git_head() -> str:
+    """The last commit of the server (bench/ excluded), and whether the work tree differs from it."""
     try:
-        return subprocess.run(["git", "-C", str(ROOT), "log", "-1", "--format=%h %s"], capture_output=True,
-                              text=True, timeout=10).stdout.strip()[:80]
+        def git(*a):
+            return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, timeout=10).stdout.strip()
+        head = git("log", "-1", "--format=%h %s", "--", ".", ":!bench")[:70]
+        dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench")
+        return head + (" + uncommitted changes" if dirty else "")
     except Exception:
         return "?"

@@ -110,16 +110,29 @@ def start_profiler(pid: int, duration: float, out: Path):
     if not spy.exists():
         print("  (py-spy not installed: no profile)", file=sys.stderr)
         return None
-    cmd = servers.pin("1") + [str(spy), "record", "--pid", str(pid), "--duration", str(int(duration)),
-                              "--rate", "100", "--format", "flamegraph", "-o", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(RAW / "py-spy.log", "w"))
+    # --gil: only samples holding the GIL, i.e. where the server's one core
+    # goes (otherwise anyio's idle worker threads fill the graph).
+    # A raw (collapsed stacks) copy goes next to the raw results for analysis.
+    fmt = "raw" if out.suffix == ".txt" else "flamegraph"
+    cmd = servers.pin("1") + [str(spy), "record", "--pid", str(pid), "--duration", str(int(duration)), "--gil", "--nonblocking",
+                              "--rate", "100", "--format", fmt, "-o", str(out)]
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(RAW / f"py-spy-{out.stem}.log", "w"))
     _children.append(p)
     return p
+
+
+NOISY_PCT = 20.0
+
+
+def noise(r: dict) -> float:
+    bg = r.get("background") or {}
+    return max(bg.get("core0_other_pct") or 0, bg.get("core1_other_pct") or 0)
 
 
 def one_run(peer: str, scenario: str, rep: int, args, profile_to: Path | None = None) -> dict:
     tag = f"{scenario}-{peer}-{rep}" + ("-profile" if profile_to else "")
     log_path = RAW / f"{tag}.server.log"
+    busy_before = servers.wait_quiet()
     t0 = time.monotonic()
     try:
         server = servers.start(peer, log_path)
@@ -138,6 +151,7 @@ def one_run(peer: str, scenario: str, rep: int, args, profile_to: Path | None = 
     result["server_log_problems"] = server.log_problems()
     result["server_exited_during_run"] = result.get("server_exit") is not None
     result["wall_s"] = round(time.monotonic() - t0, 1)
+    result["machine_busy_before"] = round(busy_before, 3)
     if rc not in (0, -15, 143, None) and result.get("server_exit") is not None:
         result.setdefault("error", f"server exited with {rc} during the run")
     return result
@@ -154,7 +168,10 @@ def main() -> int:
     ap.add_argument("--deflate", choices=["on", "off"], default="on",
                     help="offer permessage-deflate like browsers do (default on)")
     ap.add_argument("--s4-paths", type=int, default=20000)
-    ap.add_argument("--profile", action="store_true", help="extra S1 run of ours under py-spy -> results/profile-s1.svg")
+    ap.add_argument("--noisy-retries", type=int, default=1,
+                    help="re-runs of a run during which other processes used > 20%% of a core (default 1)")
+    ap.add_argument("--profile", nargs="?", const="S1", default=None, metavar="S1,S2",
+                    help="extra run(s) of ours under py-spy (not counted) -> results/profile-<scenario>.svg")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
@@ -193,12 +210,27 @@ def main() -> int:
                 print(f"[{time.strftime('%H:%M:%S')}] {scenario} {peer} run {rep + 1}/{args.repeats}", file=sys.stderr, flush=True)
                 r = one_run(peer, scenario, rep, args)
                 print("    " + report.one_line(r), file=sys.stderr, flush=True)
+                # Other processes on the machine took a real share of a core:
+                # run once more and keep the quieter of the two.
+                for _ in range(args.noisy_retries):
+                    if noise(r) <= NOISY_PCT:
+                        break
+                    print(f"    noisy (others used {noise(r):.0f}% of a core): once more", file=sys.stderr, flush=True)
+                    r2 = one_run(peer, scenario, rep, args)
+                    print("    " + report.one_line(r2), file=sys.stderr, flush=True)
+                    r2["noisy_attempts"] = r.get("noisy_attempts", 0) + 1
+                    if noise(r2) < noise(r) or not r.get("ok"):
+                        r = r2
                 runs.append(r)
     if args.profile and "ours" in peers:
-        print(f"[{time.strftime('%H:%M:%S')}] S1 ours under py-spy (not counted)", file=sys.stderr, flush=True)
-        prof = RESULTS / "profile-s1.svg"
-        r = one_run("ours", "S1", 99, args, profile_to=prof)
-        print("    " + report.one_line(r) + (f" -> {prof}" if prof.exists() else " (no profile written)"), file=sys.stderr)
+        for scen in [x.strip().upper() for x in args.profile.split(",") if x.strip()]:
+            if scen not in ALL_SCENARIOS or scen == "S4":
+                continue
+            for prof in (RESULTS / f"profile-{scen.lower()}.svg", RAW / f"profile-{scen.lower()}.txt"):
+                print(f"[{time.strftime('%H:%M:%S')}] {scen} ours under py-spy (not counted) -> {prof.name}",
+                      file=sys.stderr, flush=True)
+                r = one_run("ours", scen, 99, args, profile_to=prof)
+                print("    " + report.one_line(r) + ("" if prof.exists() else " (no profile written)"), file=sys.stderr)
 
     doc = report.build(runs, meta={
         "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
