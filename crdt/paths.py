@@ -1,18 +1,31 @@
 """The `paths` map: one last-write-wins register per stroke (PROTOCOL.md §3).
 
-STUB: the signatures below are the contract the rest of the code relies on.
+A register is a `Y.Array` of versions. Every replica picks the same winner
+from the same versions, so the order must be exactly the one JavaScript
+clients compute: ts compared as doubles, ties broken by the canonical JSON
+text compared by UTF-16 code units.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Array, Doc, Map
 
+from crdt.pathdata import is_path_data
+
 PATHS = "paths"
 FUTURE_SLACK_MS = 60_000
+MAX_WIDTH = 1000
+
+_KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
+_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
+_STROKE_FIELDS = frozenset({"d", "color", "width", "ts"})
+_TOMBSTONE_FIELDS = frozenset({"deleted", "ts"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,40 +44,305 @@ def paths_map(doc: Doc) -> Map:
     return doc.get(PATHS, type=Map)
 
 
+# -- canonical JSON, as JavaScript writes it -------------------------------------------------
+
+_JS_ESCAPES = {
+    '"': '\\"',
+    "\\": "\\\\",
+    "\b": "\\b",
+    "\f": "\\f",
+    "\n": "\\n",
+    "\r": "\\r",
+    "\t": "\\t",
+}
+# JSON.stringify escapes quotes, backslashes, control characters and lone
+# surrogates (ES2019 "well-formed JSON.stringify"); everything else, U+2028
+# and U+2029 included, is written raw.
+_JS_NEEDS_ESCAPE = re.compile(
+    r'["\\\x00-\x1f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]'
+)
+
+
+def _js_escape(match: re.Match[str]) -> str:
+    char = match.group()
+    return _JS_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+
+
+def _js_string(text: str) -> str:
+    return '"' + _JS_NEEDS_ESCAPE.sub(_js_escape, text) + '"'
+
+
+def _js_number(number: float) -> str:
+    """Number::toString (ECMA-262 §6.1.6.1.20) for a double, as JSON.stringify uses it."""
+    if not math.isfinite(number):
+        return "null"
+    if number == 0:
+        return "0"  # -0 too
+    # repr gives the shortest digits that round-trip, as JavaScript requires.
+    mantissa, _, exponent = repr(abs(number)).partition("e")
+    whole, _, fraction = mantissa.partition(".")
+    all_digits = whole + fraction
+    digits = all_digits.lstrip("0")
+    # The value is 0.<digits> * 10**point.
+    point = len(whole) + (int(exponent) if exponent else 0) - (len(all_digits) - len(digits))
+    digits = digits.rstrip("0")
+    k = len(digits)
+    sign = "-" if number < 0 else ""
+    if k <= point <= 21:
+        return sign + digits + "0" * (point - k)
+    if 0 < point <= 21:
+        return sign + digits[:point] + "." + digits[point:]
+    if -6 < point <= 0:
+        return sign + "0." + "0" * -point + digits
+    e = point - 1
+    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
+    return f"{sign}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
+
+
+def _utf16(text: str) -> bytes:
+    # Big-endian code units compare bytewise in JavaScript's string order.
+    return text.encode("utf-16-be", "surrogatepass")
+
+
+def _js_json(value: Any) -> str:
+    if value is None:
+        return "null"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return _js_string(value)
+    if isinstance(value, int | float):
+        return _js_number(float(value))
+    if isinstance(value, dict):
+        keys = sorted(value, key=_utf16)
+        return "{" + ",".join(f"{_js_string(k)}:{_js_json(value[k])}" for k in keys) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_js_json(item) for item in value) + "]"
+    raise TypeError(f"canonical JSON takes JSON values, not {type(value).__name__}")
+
+
 def canonical(version: dict[str, Any]) -> str:
     """JSON text with sorted keys, no spaces, numbers as JavaScript's JSON.stringify writes them."""
-    raise NotImplementedError
+    return _js_json(version)
+
+
+# -- the last-write-wins order ---------------------------------------------------------------
 
 
 def wins(a: dict[str, Any], b: dict[str, Any]) -> bool:
     """True if version `a` beats version `b`: greater ts, ties by greater canonical text."""
-    raise NotImplementedError
+    ts_a, ts_b = float(a["ts"]), float(b["ts"])
+    if ts_a != ts_b:
+        return ts_a > ts_b
+    return _utf16(canonical(a)) > _utf16(canonical(b))
 
 
 def winner(versions: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
-    raise NotImplementedError
+    """The version that beats all others, or None if there is none.
+
+    The reduce of PROTOCOL.md §3: `versions.reduce((a, b) => (wins(a, b) ? a : b))`.
+    """
+    best: dict[str, Any] | None = None
+    for version in versions:
+        if best is None or not wins(best, version):
+            best = version
+    return best
+
+
+# -- validation ------------------------------------------------------------------------------
+
+
+def _valid_key(key: Any) -> bool:
+    return isinstance(key, str) and _KEY.fullmatch(key) is not None
+
+
+def _number(value: Any) -> float | None:
+    """The value as a finite double, or None if JavaScript would not read it as one."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def invalid_reason(key: str, version: Any) -> str | None:
     """Why a version (or its key) is invalid, or None when it is valid."""
-    raise NotImplementedError
+    if not _valid_key(key):
+        return f"key must match ^[A-Za-z0-9_-]{{1,64}}$, got {key!r:.80}"
+    if not isinstance(version, dict):
+        return f"a version must be an object, got {type(version).__name__}"
+    fields = set(version)
+    if fields != _STROKE_FIELDS and fields != _TOMBSTONE_FIELDS:
+        got = ", ".join(sorted(str(field) for field in fields))
+        return f"fields must be d, color, width, ts or deleted, ts; got {got:.200}"
+    ts = _number(version["ts"])
+    if ts is None or ts < 0:
+        return f"ts must be a finite number >= 0, got {version['ts']!r:.80}"
+    if fields == _TOMBSTONE_FIELDS:
+        if version["deleted"] is not True:
+            return f"deleted must be true, got {version['deleted']!r:.80}"
+        return None
+    d = version["d"]
+    if not isinstance(d, str) or not is_path_data(d):
+        return f"d must be SVG 1.1 path data, got {d!r:.80}"
+    color = version["color"]
+    if not isinstance(color, str) or not _COLOR.fullmatch(color):
+        return f"color must be #rrggbb or #rrggbbaa, got {color!r:.80}"
+    width = _number(version["width"])
+    if width is None or not 0 < width <= MAX_WIDTH:
+        return f"width must be a number > 0 and <= {MAX_WIDTH}, got {version['width']!r:.80}"
+    return None
+
+
+def _stored_invalid_reason(key: str, version: Any) -> str | None:
+    # pycrdt hands back an int only for a Yjs BigInt, which JavaScript reads as
+    # a bigint, not a number: its ts would compare differently there.
+    if isinstance(version, dict):
+        for field, value in version.items():
+            if isinstance(value, int) and not isinstance(value, bool):
+                return f"{field} must be a number, got a BigInt"
+    return invalid_reason(key, version)
+
+
+def _versions(key: str, register: Any) -> list[dict[str, Any]]:
+    if not isinstance(register, Array):
+        return []
+    return [v for v in register if _stored_invalid_reason(key, v) is None]
+
+
+# -- reading and writing ---------------------------------------------------------------------
+
+
+def _as_written(value: Any) -> Any:
+    # Floats only: pycrdt writes a large int as a Yjs BigInt (and panics past
+    # 64 bits); a float is always a plain JavaScript number.
+    if isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    return value
 
 
 def write_path(doc: Doc, key: str, value: dict[str, Any], *, ts: float, origin: Any = None) -> None:
-    """Push a version (value + ts) and delete what it supersedes, in one transaction."""
-    raise NotImplementedError
+    """Push a version (value + ts) and delete what it supersedes, in one transaction.
+
+    Raises ValueError, writing nothing, if the version or the key is invalid.
+    """
+    try:
+        version = {field: _as_written(v) for field, v in {**value, "ts": ts}.items()}
+    except OverflowError:
+        raise ValueError("numbers must fit in a double") from None
+    reason = invalid_reason(key, version)
+    if reason is not None:
+        raise ValueError(reason)
+    with doc.transaction(origin=origin):
+        paths = paths_map(doc)
+        register = paths.get(key)
+        if not isinstance(register, Array):
+            paths[key] = Array([version])
+            return
+        old = list(register)
+        register.append(version)
+        beaten = [
+            i
+            for i, v in enumerate(old)
+            if _stored_invalid_reason(key, v) is None and wins(version, v)
+        ]
+        _delete_indices(register, beaten)
+
+
+def _delete_indices(register: Array, indices: Iterable[int]) -> None:
+    """Delete the given indices, one range per run of neighbours, from the end."""
+    runs: list[list[int]] = []
+    for i in sorted(set(indices)):
+        if runs and runs[-1][1] == i:
+            runs[-1][1] = i + 1
+        else:
+            runs.append([i, i + 1])
+    for start, stop in reversed(runs):
+        del register[start:stop]
 
 
 def read_paths(doc: Doc) -> list[PathEntry]:
     """Every register's winner (tombstones included), ordered by ts then key."""
-    raise NotImplementedError
+    entries = []
+    for key, register in paths_map(doc).items():
+        best = winner(_versions(key, register))
+        if best is None:
+            continue
+        if "deleted" in best:
+            entries.append(PathEntry(key=key, ts=float(best["ts"]), deleted=True))
+        else:
+            entries.append(
+                PathEntry(
+                    key=key,
+                    ts=float(best["ts"]),
+                    deleted=False,
+                    d=best["d"],
+                    color=best["color"],
+                    width=float(best["width"]),
+                )
+            )
+    entries.sort(key=lambda entry: (entry.ts, entry.key))
+    return entries
 
 
 def changed_keys(events: list[Any]) -> set[str]:
     """The register keys touched by a transaction, from `paths_map(doc).observe_deep` events."""
-    raise NotImplementedError
+    keys: set[str] = set()
+    for event in events:
+        path = getattr(event, "path", None)
+        if path:
+            # A change inside a register: path[0] is its key in the paths map.
+            if isinstance(path[0], str):
+                keys.add(path[0])
+        else:
+            # A change of the paths map itself: keys added, replaced or deleted.
+            keys.update(k for k in getattr(event, "keys", None) or () if isinstance(k, str))
+    return keys
 
 
 def upkeep(doc: Doc, keys: Iterable[str], *, now_ms: float) -> bool:
-    """Clean the given registers; must run inside a transaction. Returns True if it changed any."""
-    raise NotImplementedError
+    """Clean the given registers; must run inside a transaction. Returns True if it changed any.
+
+    Removes invalid keys, values that are not arrays and invalid versions,
+    re-dates versions more than FUTURE_SLACK_MS ahead of `now_ms` to that
+    limit, and leaves each register exactly its winner (or removes it).
+    """
+    limit = float(now_ms) + FUTURE_SLACK_MS
+    changed = False
+    # Joins the caller's transaction (whatever its origin), or opens one.
+    with doc.transaction():
+        paths = paths_map(doc)
+        for key in sorted(set(keys)):
+            if key in paths:
+                changed |= _upkeep_register(paths, key, limit)
+    return changed
+
+
+def _upkeep_register(paths: Map, key: str, limit: float) -> bool:
+    register = paths[key]
+    if not isinstance(register, Array) or not _valid_key(key):
+        del paths[key]
+        return True
+    items = list(register)
+    candidates: list[tuple[int, dict[str, Any]]] = []
+    for i, item in enumerate(items):
+        if _stored_invalid_reason(key, item) is None:
+            redated = {**item, "ts": limit} if item["ts"] > limit else item
+            candidates.append((i, redated))
+    best = winner(version for _, version in candidates)
+    if best is None:
+        del paths[key]
+        return True
+    # Keep one stored copy of the winner; a re-dated winner that is not stored yet is pushed.
+    keep = next((i for i, v in candidates if v is items[i] and v == best), None)
+    doomed = [i for i in range(len(items)) if i != keep]
+    if not doomed:
+        return False
+    if keep is None:
+        register.append(best)
+    _delete_indices(register, doomed)
+    return True
