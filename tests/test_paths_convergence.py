@@ -12,7 +12,10 @@ state-vector round (y-websocket's sync step 1/2, what a reconnecting client
 does): pycrdt 0.14 can lose a struct when updates arrive out of causal order,
 until such a round fetches it again (see
 `test_pycrdt_needs_a_state_vector_round_after_out_of_order_updates`). Behind
-a server, each connection delivers in order, as a WebSocket does.
+a server, each connection delivers in order, as a WebSocket does, and only
+the interleaving of connections is random. Upkeep relies on that: out of
+causal order the server could see a writer's deletion of the old version
+before its new one, find the register empty and remove it for good.
 """
 
 from __future__ import annotations
