@@ -25,7 +25,7 @@ const SETTLE_S = Number(args.settle ?? 10)
 const CONNECT_TIMEOUT_MS = Number(args['connect-timeout'] ?? 20000)
 const DEFLATE = (args.deflate ?? 'on') !== 'off'
 const S4_PATHS = Number(args['s4-paths'] ?? SCENARIOS.S4.paths)
-const HARD_LIMIT_S = DURATION_S + SETTLE_S + 240
+const HARD_LIMIT_S = SCEN === 'S4' ? 600 : DURATION_S + SETTLE_S + 240
 
 if (!PEER || !PORT || !SCENARIOS[SCEN]) {
   console.error('usage: main.mjs --peer yws|hocuspocus|pycrdt|ours --port P --scenario S1..S5 [--server-pid PID] [--duration S] [--settle S] [--deflate on|off] [--out FILE]')
@@ -382,6 +382,14 @@ async function runColdJoin (spec) {
   const cpu0 = j0.cpu_s
   const t0 = Date.now()
   const sequential = []
+  if (!first.ok) {
+    // The server never held the preload: more joins would only wait out their deadlines.
+    loader.destroy()
+    result.cold_join = { one_at_a_time_ms: summarize([]), ten_at_once_ms: summarize([]), failed: 1 + spec.sequential + spec.concurrent, errors: [first.error], skipped: 'first join failed' }
+    result.server = { ...afterLoad.mem, rss_idle_mb: idle.mem?.rss_mb ?? null, rss_after_preload_mb: afterLoad.mem?.rss_mb ?? null }
+    result.failures = { during_connect: 0, during_load: m.failCount, reasons: m.failures }
+    return result
+  }
   for (let i = 0; i < spec.sequential; i++) {
     const r = await timedJoin(seats[2 + i], n, joinTimeout)
     if (r.client) r.client.destroy()

@@ -200,11 +200,16 @@ def chart(doc: dict, png: Path) -> None:
         _bars(axes[i][0], rs, [(p, f"path_{p}") for p in pct_labels], f"{s} path latency (ms, log)", log=True)
         _bars(axes[i][1], rs, [(p, f"cur_{p}") for p in pct_labels], f"{s} cursor latency (ms, log)", log=True)
         ax = axes[i][2]
-        _bars(ax, rs, [("server CPU %", "cpu_pct")], f"{s} server CPU % (label: path upd/s delivered)")
+        _bars(ax, rs, [("server CPU %", "cpu_pct")], f"{s} server CPU % (labels: path upd/s delivered, failures)")
         width = 0.8 / max(1, len(rs))
         for j, r in enumerate(rs):
-            if r.get("upd_s") is not None:
-                ax.annotate(f"{r['upd_s']:,.0f}/s", ((j - (len(rs) - 1) / 2) * width, r.get("cpu_pct") or 0),
+            label = f"{r['upd_s']:,.0f}/s" if r.get("upd_s") else ""
+            if r.get("fail_total"):
+                label += f"\n{r['fail_total']} conn. failed"
+            if r.get("converged", 1) < r["runs"]:
+                label += "\nnot converged"
+            if label:
+                ax.annotate(label.strip(), ((j - (len(rs) - 1) / 2) * width, r.get("cpu_pct") or 0),
                             ha="center", va="bottom", fontsize=7)
         axes[i][0].set_ylabel(title, fontsize=8)
     fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, median of {doc['meta']['repeats']} run(s)")

@@ -56,9 +56,10 @@ def run_generator(server: servers.Server, scenario: str, args, tag: str, profile
         "--scenario", scenario, "--duration", str(args.duration), "--settle", str(args.settle),
         "--deflate", args.deflate, "--s4-paths", str(args.s4_paths), "--out", str(out),
     ]
-    limit = args.duration + args.settle + 300
+    limit = 660 if scenario == "S4" else args.duration + args.settle + 300
     gen = subprocess.Popen(cmd, cwd=BENCH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           stdin=subprocess.DEVNULL)
+                           stdin=subprocess.DEVNULL, start_new_session=True)
+    servers.raise_priority(gen.pid)
     _children.append(gen)
     errlog = open(RAW / f"{tag}.gen.log", "w")
 
@@ -116,7 +117,9 @@ def start_profiler(pid: int, duration: float, out: Path):
     fmt = "raw" if out.suffix == ".txt" else "flamegraph"
     cmd = servers.pin("1") + [str(spy), "record", "--pid", str(pid), "--duration", str(int(duration)), "--gil", "--nonblocking",
                               "--rate", "100", "--format", fmt, "-o", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(RAW / f"py-spy-{out.stem}.log", "w"))
+    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(RAW / f"py-spy-{out.stem}.log", "w"),
+                         start_new_session=True)
+    servers.raise_priority(p.pid)
     _children.append(p)
     return p
 

@@ -45,6 +45,19 @@ def pin(core: str | None) -> list[str]:
     return out
 
 
+def raise_priority(pid: int) -> None:
+    """With sched_autogroup on, nice only orders processes inside one session;
+    between sessions it is the autogroup's nice that counts. Each server and
+    generator runs in a session of its own (start_new_session), so raise that."""
+    if os.geteuid() != 0:
+        return
+    try:
+        with open(f"/proc/{pid}/autogroup", "w") as f:
+            f.write("-10")
+    except OSError:
+        pass
+
+
 def cpu_busy() -> tuple[float, float]:
     """(busy, total) jiffies over all cores, from /proc/stat."""
     with open("/proc/stat") as f:
@@ -163,6 +176,7 @@ def start(peer: str, log_path: Path, core: str | None = "0") -> Server:
     log = open(log_path, "w")
     proc = subprocess.Popen(pin(core) + cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
                             stdin=subprocess.DEVNULL, start_new_session=True)
+    raise_priority(proc.pid)
     server = Server(peer, port, proc, log_path, workdir, log)
     try:
         wait_ready(server, timeout=45)
