@@ -12,15 +12,23 @@ import json
 import math
 import re
 from collections.abc import Iterable
+from typing import Any
+from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
-from .paths import PathEntry
-from .svg_pathdata import path_bounds
-from .svg_xml import SVG_NS, WHITEBOARD_NS
+from .paths import PathEntry, invalid_reason
+from .svg_pathdata import iter_commands, path_bounds
+from .svg_xml import SVG_NS, WHITEBOARD_NS, local_name
 
+MAX_WIDTH = 1000.0
 MARGIN = 16  # user units around the drawing
 EMPTY_VIEWBOX = (0, 0, 800, 600)
 _HEX8_RE = re.compile(r"#[0-9a-fA-F]{8}")
+_COLOR_RE = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
+_PATH_ATTRS = frozenset(
+    {"d", "fill", "stroke", "stroke-opacity", "stroke-width", "stroke-linecap", "stroke-linejoin"}
+)
+_PLAIN_RE = re.compile(r"[0-9A-Za-z#.,+\- ]*")
 # Characters XML 1.0 cannot carry at all, not even escaped.
 _NOT_XML_CHAR_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
 
@@ -45,6 +53,7 @@ def export_svg(entries: Iterable[PathEntry], *, title: str | None = None) -> str
     )
     for e in live:
         color, opacity = _split_alpha(str(e.color))
+        opacity = f' stroke-opacity="{opacity}"' if opacity else ""
         out.append(
             f'<path d={_attr(e.d)} fill="none" stroke={_attr(color)}{opacity} '
             f'stroke-width="{_num(float(e.width))}" '  # type: ignore[arg-type]
@@ -87,14 +96,85 @@ def _fit(live: list[PathEntry]) -> tuple[int, int, int, int]:
     )
 
 
-def _split_alpha(color: str) -> tuple[str, str]:
-    """`#rrggbbaa` as `#rrggbb` plus a stroke-opacity attribute: SVG 1.1 has no 8-digit hex."""
-    if not _HEX8_RE.fullmatch(color):
-        return color, ""
-    alpha = int(color[7:], 16)
-    if alpha == 255:
-        return color[:7], ""
-    return color[:7], f' stroke-opacity="{_num(round(alpha / 255, 4))}"'
+def _split_alpha(color: str) -> tuple[str, str | None]:
+    """`#rrggbbaa` as `#rrggbb` and a stroke-opacity: SVG 1.1 has no 8-digit hex colours."""
+    if not _HEX8_RE.fullmatch(color) or color[7:].lower() == "ff":
+        return (color[:7] if _HEX8_RE.fullmatch(color) else color), None
+    return color[:7], _num(round(int(color[7:], 16) / 255, 4))
+
+
+def exported_versions(root: Element) -> list[dict[str, Any]] | None:
+    """The exact versions an export of ours carries, if it is one and each is valid.
+
+    Each `<path>` holds its version's `d` verbatim; `<metadata>` holds the colour
+    and width of each, in the same order (so `d` is not written twice). All of it
+    is untrusted input: every version is validated like any other.
+    """
+    ns = local_name(root.tag)[0]
+    for meta in root.findall(f"{{{ns}}}metadata" if ns else "metadata"):
+        for holder in meta.findall(f"{{{WHITEBOARD_NS}}}paths"):
+            try:
+                paints = json.loads(holder.text or "")
+            except (ValueError, RecursionError):
+                return None
+            paths = list(root.iter(f"{{{ns}}}path" if ns else "path"))
+            if not isinstance(paints, list) or len(paints) != len(paths):
+                return None
+            if not all(isinstance(p, dict) and set(p) == {"color", "width"} for p in paints):
+                return None
+            versions = [{"d": el.get("d"), **p} for el, p in zip(paths, paints, strict=True)]
+            return versions if all(_valid_version(v) for v in versions) else None
+    return None
+
+
+def is_pristine_export(root: Element, versions: list[dict[str, Any]]) -> bool:
+    """True if `root` is exactly what export_svg writes for `versions`, nothing added or changed.
+
+    Then the versions can be taken as they are, without redoing any geometry; a
+    document that another tool touched goes through the full import instead.
+    """
+    ns = local_name(root.tag)[0]
+    if ns != SVG_NS or not set(root.attrib) <= {"version", "viewBox", "width", "height"}:
+        return False
+    children = [c for c in root if local_name(c.tag)[1] not in ("title", "metadata")]
+    if len(children) != len(versions) or len(root) - len(children) > 2:
+        return False
+    for el, v in zip(children, versions, strict=True):
+        color, opacity = _split_alpha(v["color"])
+        if not (
+            el.tag == f"{{{SVG_NS}}}path"
+            and len(el) == 0
+            and set(el.attrib) <= _PATH_ATTRS
+            and el.get("fill") == "none"
+            and el.get("stroke") == color
+            and el.get("stroke-opacity") == opacity
+            and el.get("stroke-width") == _num(float(v["width"]))
+            and el.get("stroke-linecap") == el.get("stroke-linejoin") == "round"
+        ):
+            return False
+    return True
+
+
+def _valid_version(version: dict[str, Any]) -> bool:
+    try:
+        return invalid_reason("svg-import", {**version, "ts": 0.0}) is None
+    except NotImplementedError:
+        return _valid_version_fallback(version)
+
+
+def _valid_version_fallback(version: dict[str, Any]) -> bool:
+    # The same rules as crdt/paths.invalid_reason, for as long as that is a stub.
+    d, color, width = version["d"], version["color"], version["width"]
+    if not isinstance(d, str) or not isinstance(color, str) or not _COLOR_RE.fullmatch(color):
+        return False
+    if isinstance(width, bool) or not isinstance(width, int | float):
+        return False
+    if not (0 < width <= MAX_WIDTH):
+        return False
+    try:
+        return len(list(iter_commands(d))) > 0  # read to the end: errors come late
+    except ValueError:
+        return False
 
 
 def _num(x: float) -> str:
@@ -107,4 +187,7 @@ def _xml_chars(text: str) -> str:
 
 
 def _attr(value: object) -> str:
-    return quoteattr(_xml_chars(str(value)))
+    text = str(value)
+    if _PLAIN_RE.fullmatch(text):
+        return f'"{text}"'  # path data and colours: nothing to escape, and it is most of the work
+    return quoteattr(_xml_chars(text))

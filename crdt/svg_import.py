@@ -21,7 +21,6 @@ arcs, skew included. svgpathtools was not needed for anything beyond that.
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from dataclasses import dataclass
@@ -30,17 +29,16 @@ from xml.etree.ElementTree import Element
 
 from svgelements import Circle, CubicBezier, Ellipse, Matrix, Path, QuadraticBezier, Rect, Viewbox
 
-from .svg_pathdata import iter_commands, poly_d, to_d
+from .svg_export import MAX_WIDTH, exported_versions, is_pristine_export
+from .svg_pathdata import poly_d, to_d
 from .svg_style import RGBA, Paint, Style, StyleSheet, compute, declared, parse_color, parse_length
-from .svg_xml import WHITEBOARD_NS, XLINK_NS, SvgError, local_name, parse_svg_xml
+from .svg_xml import XLINK_NS, SvgError, local_name, parse_svg_xml
 
 OUTLINE_WIDTH = 1.0  # stroke width given to shapes that are only filled (Excalidraw, tldraw ink)
-MAX_WIDTH = 1000.0
 _SHAPES = frozenset({"path", "rect", "circle", "ellipse", "line", "polyline", "polygon"})
 _GROUPS = frozenset({"g", "a", "switch"})  # switch: every child is tried, not just the first
 _DESCRIPTIVE = frozenset({"title", "desc", "metadata"})  # neither drawn nor counted as skipped
 _GRADIENTS = frozenset({"linearGradient", "radialGradient"})
-_COLOR_RE = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
 _FLOAT_RE = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
@@ -67,11 +65,12 @@ def import_svg(
     anything that is not a safe, well-formed SVG document within the limits.
     """
     root = parse_svg_xml(data, max_bytes=max_bytes, max_elements=max_elements, max_depth=max_depth)
-    walker = _Walker(root, max_visits=max_elements, max_depth=2 * max_depth)
-    result = walker.run()
-    exact = _exported_versions(root, walker.svg_ns)
+    exact = exported_versions(root)
+    if exact is not None and is_pristine_export(root, exact):
+        return ImportResult(exact, 0)  # our own export, untouched: no geometry to redo
+    result = _Walker(root, max_visits=max_elements, max_depth=2 * max_depth).run()
     if exact is not None and [n for e in exact if (n := _normalised(e))] == result.paths:
-        # Our own export, unchanged since: restore the exact versions it carries.
+        # Our export, re-saved by a tool that kept the drawing: still the exact versions.
         return ImportResult(exact, result.skipped_elements)
     return result
 
@@ -380,39 +379,3 @@ def _normalised(entry: dict[str, Any]) -> dict[str, Any] | None:
     if d is None or color.endswith("00") and len(color) == 9:
         return None
     return {"d": d, "color": color, "width": _clamp_width(entry["width"])}
-
-
-def _exported_versions(root: Element, ns: str | None) -> list[dict[str, Any]] | None:
-    """The exact versions of our own export, if it is one and every version is valid.
-
-    Each `<path>` carries its version's `d` verbatim; `<metadata>` holds the
-    colour and width of each, in the same order (so `d` is not written twice).
-    """
-    for meta in root.findall(f"{{{ns}}}metadata" if ns else "metadata"):
-        for holder in meta.findall(f"{{{WHITEBOARD_NS}}}paths"):
-            try:
-                paints = json.loads(holder.text or "")
-            except (ValueError, RecursionError):
-                return None
-            paths = list(root.iter(f"{{{ns}}}path" if ns else "path"))
-            if not isinstance(paints, list) or len(paints) != len(paths):
-                return None
-            if not all(isinstance(p, dict) and set(p) == {"color", "width"} for p in paints):
-                return None
-            entries = [{"d": el.get("d"), **p} for el, p in zip(paths, paints, strict=True)]
-            return entries if all(_valid_entry(e) for e in entries) else None
-    return None
-
-
-def _valid_entry(e: dict[str, Any]) -> bool:
-    d, color, width = e["d"], e["color"], e["width"]
-    if not isinstance(d, str) or not isinstance(color, str) or not _COLOR_RE.fullmatch(color):
-        return False
-    if isinstance(width, bool) or not isinstance(width, int | float):
-        return False
-    if not (0 < width <= MAX_WIDTH):
-        return False
-    try:
-        return len(list(iter_commands(d))) > 0  # read to the end: errors come late
-    except ValueError:
-        return False

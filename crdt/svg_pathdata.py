@@ -179,66 +179,63 @@ def path_bounds(d: str) -> tuple[float, float, float, float] | None:
 
 _XY_SPACES = str.maketrans("MLCQZ,", "      ")
 _TOKEN_RE = re.compile(rf"[MmZzLlHhVvCcSsQqTt]|{_NUM}")
-_STEP = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2}
 
 
 def _token_bounds(d: str) -> tuple[float, float, float, float] | None:
-    """Bounds of path data without arcs, one pass over its tokens."""
+    """Bounds of path data without arcs: one tight pass over its tokens."""
     toks = _TOKEN_RE.findall(d)
+    if toks and toks[0] not in ("M", "m"):
+        raise ValueError("path data must start with M or m")
     xs: list[float] = []
     ys: list[float] = []
     cx = cy = sx = sy = qx = qy = 0.0  # current point, subpath start, last control point
-    prev = cmd = ""
+    last = ""  # "C" or "Q" when the last segment was that kind of curve, for S and T
+    cmd = "M"
     i, n = 0, len(toks)
-    if n and toks[0] not in ("M", "m"):
-        raise ValueError("path data must start with M or m")
     while i < n:
         t = toks[i]
         if t.isalpha():
-            cmd, i = t, i + 1
-            up = cmd.upper()
-            if up == "Z":
-                cx, cy, prev = sx, sy, "Z"
-                continue
-        elif cmd == "M" or cmd == "m":
-            cmd = "L" if cmd == "M" else "l"  # extra moveto pairs are linetos
-            up = "L"
-        step = _STEP[up]
-        a = list(map(float, toks[i : i + step]))
-        if len(a) != step:
-            raise ValueError("truncated path command")
-        i += step
-        if cmd != up:  # relative
-            if step == 1:
-                a[0] += cx if up == "H" else cy
-            else:
-                for k in range(0, step, 2):
-                    a[k] += cx
-                    a[k + 1] += cy
-        if up == "H":
-            xs.append(a[0])
-            ys.append(cy)
-            cx = a[0]
+            cmd = t
+            i += 1
+            if cmd == "Z" or cmd == "z":
+                cx, cy, last = sx, sy, ""
+            continue
+        up = cmd.upper()
+        ox, oy = (0.0, 0.0) if cmd == up else (cx, cy)
+        if up == "L":
+            cx, cy = float(t) + ox, float(toks[i + 1]) + oy
+            i, last = i + 2, ""
+        elif up == "H":
+            cx, i, last = float(t) + ox, i + 1, ""
         elif up == "V":
-            xs.append(cx)
-            ys.append(a[0])
-            cy = a[0]
+            cy, i, last = float(t) + oy, i + 1, ""
+        elif up == "M":  # further pairs of a moveto are linetos
+            cx, cy = float(t) + ox, float(toks[i + 1]) + oy
+            sx, sy, cmd, i, last = cx, cy, ("L" if cmd == "M" else "l"), i + 2, ""
         else:
-            if up == "S" or up == "T":
-                smooth = prev in ("CS" if up == "S" else "QT")
-                rx, ry = (2 * cx - qx, 2 * cy - qy) if smooth else (cx, cy)
-                xs.append(rx)
-                ys.append(ry)
-                if up == "T":
-                    a = [rx, ry, *a]
-            xs += a[0::2]
-            ys += a[1::2]
-            cx, cy = a[-2], a[-1]
-            if len(a) >= 4:
-                qx, qy = a[-4], a[-3]
-            if up == "M":
-                sx, sy = cx, cy
-        prev = up
+            if up == "C" or up == "Q":
+                xs.append(float(t) + ox)
+                ys.append(float(toks[i + 1]) + oy)
+                i += 2
+            else:  # S or T: the first control point reflects the last one of the same kind
+                kind = "C" if up == "S" else "Q"
+                if last == kind:
+                    xs.append(2 * cx - qx)
+                    ys.append(2 * cy - qy)
+                else:
+                    xs.append(cx)
+                    ys.append(cy)
+            if up == "C" or up == "S":
+                qx, qy = float(toks[i]) + ox, float(toks[i + 1]) + oy
+                xs.append(qx)
+                ys.append(qy)
+                i += 2
+            else:
+                qx, qy = xs[-1], ys[-1]
+            cx, cy = float(toks[i]) + ox, float(toks[i + 1]) + oy
+            i, last = i + 2, ("C" if up in "CS" else "Q")
+        xs.append(cx)
+        ys.append(cy)
     if not xs:
         return None
     return min(xs), min(ys), max(xs), max(ys)

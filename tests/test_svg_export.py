@@ -221,3 +221,15 @@ def test_every_fixture_round_trips_through_export_unchanged(name: str) -> None:
 
 def test_fixtures_are_found() -> None:
     assert len(list(FIXTURES.glob("*.svg"))) == 12, f"SVG fixtures missing from {FIXTURES}"
+
+
+def test_a_recoloured_stroke_is_imported_with_its_new_colour() -> None:
+    svg = export_svg([entry("a", 1, "m 0 0 l 10 0", color="#ff0000")])
+    recoloured = svg.replace('stroke="#ff0000"', 'stroke="#0000ff"')
+    assert reimport(recoloured) == [{"d": "M 0 0 L 10 0", "color": "#0000ff", "width": 2}]
+
+
+def test_an_export_resaved_with_ids_added_still_gives_the_exact_versions() -> None:
+    entries = [entry("a", 1, "m 0 0 l 10 0", color="#FF000080", width=2.5)]
+    resaved = export_svg(entries).replace("<path ", '<path id="path1" ')
+    assert reimport(resaved) == [{"d": "m 0 0 l 10 0", "color": "#FF000080", "width": 2.5}]
