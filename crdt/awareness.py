@@ -25,6 +25,9 @@ PALETTE = (
 )
 
 
+REMOTE = object()  # the owner of states relayed from other processes
+
+
 @dataclass(frozen=True, slots=True)
 class Identity:
     """Who a connection is, from its token."""
@@ -105,7 +108,8 @@ def sanitise(state: Any, identity: Identity) -> dict[str, Any] | None:
     if state is None:
         return None
     if not isinstance(state, dict):
-        raise ProtocolError(f"awareness state must be an object or null, got {type(state).__name__}")
+        kind = type(state).__name__
+        raise ProtocolError(f"awareness state must be an object or null, got {kind}")
     clean = dict(state)
     user = state.get("user")
     color = user.get("color") if isinstance(user, dict) else None
@@ -122,11 +126,16 @@ def sanitise(state: Any, identity: Identity) -> dict[str, Any] | None:
 
 
 class RoomAwareness:
-    """Every awareness state of one room, who owns it, and what changed in the window."""
+    """Every awareness state of one room, who owns it, and what changed in the window.
+
+    States from this process's connections are sanitised and owned by their connection;
+    states relayed from other processes were sanitised there and are owned by `REMOTE`.
+    """
 
     def __init__(self) -> None:
         self._held: dict[int, _Held] = {}
         self._pending: dict[int, bytes] = {}
+        self._pending_local: dict[int, bytes] = {}
 
     def apply(self, update: bytes, *, owner: object, identity: Identity, now: float) -> None:
         """Apply a client's update; entries for client ids another connection owns are dropped."""
@@ -137,14 +146,29 @@ class RoomAwareness:
             state = sanitise(entry.state, identity)
             if held is not None and entry.clock < held.clock:
                 continue
-            encoded = _encode_entry(entry.client_id, entry.clock, state)
-            if state is None:
-                self._held.pop(entry.client_id, None)
-            else:
-                self._held[entry.client_id] = _Held(
-                    entry.clock, state, owner, identity, now, encoded
-                )
-            self._pending[entry.client_id] = encoded
+            self._set(entry.client_id, entry.clock, state, owner, identity, now, local=True)
+
+    def apply_remote(self, update: bytes, *, now: float) -> None:
+        """Apply states another process relayed (already sanitised there)."""
+        for entry in decode_update(update):
+            held = self._held.get(entry.client_id)
+            if held is not None and (held.owner is not REMOTE or entry.clock < held.clock):
+                continue
+            state = entry.state if isinstance(entry.state, dict) else None
+            user = (state or {}).get("user") or {}
+            identity = Identity(user_id="", name=str(user.get("name", "")))
+            self._set(entry.client_id, entry.clock, state, REMOTE, identity, now, local=False)
+
+    def _set(self, client_id: int, clock: int, state: dict[str, Any] | None, owner: object,
+             identity: Identity, now: float, *, local: bool) -> None:
+        encoded = _encode_entry(client_id, clock, state)
+        if state is None:
+            self._held.pop(client_id, None)
+        else:
+            self._held[client_id] = _Held(clock, state, owner, identity, now, encoded)
+        self._pending[client_id] = encoded
+        if local:
+            self._pending_local[client_id] = encoded
 
     def remove_owner(self, owner: object) -> None:
         """Announce the states of a closed connection as gone."""
@@ -159,34 +183,27 @@ class RoomAwareness:
 
     def _remove(self, client_id: int) -> None:
         held = self._held.pop(client_id)
-        self._pending[client_id] = _encode_entry(client_id, held.clock + 1, None)
+        encoded = _encode_entry(client_id, held.clock + 1, None)
+        self._pending[client_id] = encoded
+        if held.owner is not REMOTE:
+            self._pending_local[client_id] = encoded
 
-    def take_pending(self) -> bytes | None:
-        """The coalesced update of the window (newest state per client), or None."""
-        if not self._pending:
-            return None
-        update = encode_entries(list(self._pending.values()))
-        self._pending = {}
-        return update
-
-    def has_pending(self) -> bool:
-        return bool(self._pending)
+    def take_pending(self) -> tuple[bytes | None, bytes | None]:
+        """The window's coalesced update for local clients, and its part to relay onwards."""
+        everything = encode_entries(list(self._pending.values())) if self._pending else None
+        local = encode_entries(list(self._pending_local.values())) if self._pending_local else None
+        self._pending, self._pending_local = {}, {}
+        return everything, local
 
     def full_update(self) -> bytes | None:
         if not self._held:
             return None
         return encode_entries([h.encoded for h in self._held.values()])
 
-    def users(self) -> list[dict[str, Any]]:
-        """Presence: one row per client id with its latest cursor."""
-        return [
-            {
-                "client_id": cid,
-                "id": h.identity.user_id,
-                "name": h.identity.name,
-                "color": (h.state or {}).get("user", {}).get("color"),
-                "cursor": (h.state or {}).get("cursor"),
-                "last_updated": h.last_updated,
-            }
-            for cid, h in self._held.items()
-        ]
+    def state_of(self, owner: object) -> tuple[dict[str, Any] | None, float | None]:
+        """The newest state a connection owns, and when it last changed."""
+        newest: _Held | None = None
+        for held in self._held.values():
+            if held.owner is owner and (newest is None or held.last_updated > newest.last_updated):
+                newest = held
+        return (newest.state, newest.last_updated) if newest else (None, None)

@@ -17,7 +17,7 @@ class Client:
         self.identity = identity
         self._send, self._receive = anyio.create_memory_object_stream[bytes](outbox_size)
         self.closing: CloseConnection | None = None
-        self.last_sent = time.monotonic()
+        self.last_sent = self.connected_at = time.monotonic()
         self._scope: anyio.CancelScope | None = None
 
     def bind(self, scope: anyio.CancelScope) -> None:

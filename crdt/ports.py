@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Protocol
-
-from crdt.paths import PathEntry
 
 
 @dataclass(frozen=True, slots=True)
 class StoredDocument:
-    """What storage holds for a room: updates to apply in order, and the log position reached."""
+    """What storage holds for a room: the snapshot and every log entry not yet folded into it."""
 
     updates: list[bytes]
-    last_seq: int
+    seqs: list[int]  # the log entries among `updates`
 
 
 class DocumentStore(Protocol):
@@ -25,10 +26,12 @@ class DocumentStore(Protocol):
         """Durably append one merged update to the room's log; return its sequence number."""
         ...
 
-    async def snapshot(
-        self, room_id: str, *, state: bytes, paths: list[PathEntry], upto_seq: int
-    ) -> None:
-        """Store the whole document and its path rows, then drop the log up to `upto_seq`."""
+    async def snapshot(self, room_id: str, *, state: bytes, covered_seqs: list[int]) -> None:
+        """Fold the document into the room's snapshot and drop exactly the log entries it covers.
+
+        Several processes may snapshot one room: the stored snapshot becomes the union of
+        theirs, and only entries this document is known to contain are dropped.
+        """
         ...
 
 
@@ -54,3 +57,55 @@ class Transport(Protocol):
 
 class ConnectionClosed(Exception):
     """The peer closed the connection (or it broke)."""
+
+
+class RelayKind(StrEnum):
+    UPDATE = "update"
+    AWARENESS = "awareness"
+    RESYNC = "resync"  # the relay was away: messages may have been missed, reload from storage
+
+
+@dataclass(frozen=True, slots=True)
+class RelayMessage:
+    kind: RelayKind
+    payload: bytes = b""
+    seq: int | None = None  # an update's position in the durable log
+
+
+class Relay(Protocol):
+    """Carries each process's merged batches to the other processes serving the same room."""
+
+    def subscribe(self, room_id: str) -> AbstractAsyncContextManager[AsyncIterator[RelayMessage]]:
+        """What other processes publish for the room from now on (never our own messages)."""
+        ...
+
+    async def publish(self, room_id: str, message: RelayMessage) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceEntry:
+    user_id: str
+    name: str
+    color: str
+    cursor: tuple[float, float] | None
+    last_active_at: float  # seconds since the epoch
+
+
+class PresenceStore(Protocol):
+    """Who is connected to each room, across processes, and which rooms are live."""
+
+    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> None:
+        """This process's connected users in the room (replaces what it said before)."""
+        ...
+
+    async def users(self, room_id: str) -> list[PresenceEntry]:
+        """Every process's users in the room."""
+        ...
+
+    async def rooms_live(self, room_ids: list[str]) -> None:
+        """Heartbeat: these rooms are loaded here (keeps their live state from expiring)."""
+        ...
+
+    async def room_freed(self, room_id: str) -> None:
+        """This process let the room go; its live state goes when no process holds it."""
+        ...

@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from enum import Enum
+from enum import Enum, StrEnum
 
 import anyio
 from anyio.abc import TaskStatus
 from pycrdt import Doc, YSyncMessageType, merge_updates
 
 from crdt import paths, protocol
-from crdt.awareness import Identity, RoomAwareness
+from crdt.awareness import COLOR_RE, Identity, RoomAwareness, color_for
 from crdt.client import Client
 from crdt.errors import (
     CloseConnection,
@@ -21,7 +23,17 @@ from crdt.errors import (
     RoomNotFound,
     SlowClient,
 )
-from crdt.ports import ConnectionClosed, DocumentStore, RoomActivity, Transport
+from crdt.ports import (
+    ConnectionClosed,
+    DocumentStore,
+    PresenceEntry,
+    PresenceStore,
+    Relay,
+    RelayKind,
+    RelayMessage,
+    RoomActivity,
+    Transport,
+)
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.room")
@@ -29,7 +41,7 @@ log = logging.getLogger("whiteboard.room")
 EMPTY_AWARENESS = protocol.awareness(b"\x00")
 
 
-class Origin(str, Enum):
+class Origin(StrEnum):
     """Transaction origins: upkeep and relayed changes are never checked or echoed again."""
 
     LOAD = "load"
@@ -53,22 +65,30 @@ class RoomConfig:
     awareness_timeout_s: float = 30.0
     # The stock y-websocket client drops a connection that hears nothing for 30 s.
     heartbeat_s: float = 15.0
+    presence_refresh_s: float = 5.0
     store_retry_s: float = 1.0
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPorts:
+    store: DocumentStore
+    activity: RoomActivity | None = None
+    relay: Relay | None = None
+    presence: PresenceStore | None = None
 
 
 class Room:
     def __init__(
         self,
         room_id: str,
+        ports: RoomPorts,
         *,
-        store: DocumentStore,
-        activity: RoomActivity | None = None,
         config: RoomConfig | None = None,
         stats: Stats | None = None,
     ) -> None:
         self.id = room_id
-        self.stats = stats or Stats()
         self.config = config or RoomConfig()
+        self.stats = stats or Stats()
         self.state = RoomState.LOADING
         self.doc: Doc = Doc()
         self.awareness = RoomAwareness()
@@ -77,55 +97,76 @@ class Room:
         self.closed = anyio.Event()
         self.load_error: Exception | None = None
         self.idle_since = time.monotonic()
-        self._store = store
-        self._activity = activity
-        self._pending: list[bytes] = []
+        self._ports = ports
+        self._store = ports.store
+        self._pending: list[bytes] = []  # this process's changes: logged, sent, relayed
+        self._pending_remote: list[bytes] = []  # relayed changes: only sent
         self._deferred_step2: list[tuple[Client, bytes]] = []
         self._flushing = False
         self._window = anyio.Event()
         self._touched: set[str] = set()
-        self._capturing = False
-        self._last_seq = 0
+        self._capturing: Origin | None = None
+        self._covered: list[int] = []  # log entries the document holds since the last snapshot
         self._dirty = False
+        self._presence_changed = anyio.Event()
         self._scope: anyio.CancelScope | None = None
         self._subscriptions: tuple[object, ...] = ()
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """Load the document, then run the batch window and the awareness clock until closed."""
-        try:
-            await self._load()
-        except Exception as exc:
-            self.load_error = exc
-            self.state = RoomState.CLOSED
+        """Load the document, then run the batch window and the clocks until closed."""
+        async with AsyncExitStack() as stack:
+            relayed: AsyncIterator[RelayMessage] | None = None
+            try:
+                if self._ports.relay is not None:
+                    # Subscribe before loading: what others publish meanwhile is not missed.
+                    relayed = await stack.enter_async_context(
+                        self._ports.relay.subscribe(self.id)
+                    )
+                await self._load()
+            except Exception as exc:
+                self.load_error = exc
+                self.state = RoomState.CLOSED
+                self.loaded.set()
+                self.closed.set()
+                raise
+            self.state = RoomState.LIVE
             self.loaded.set()
-            self.closed.set()
-            raise
-        self.state = RoomState.LIVE
-        self.loaded.set()
-        with anyio.CancelScope() as scope:
-            self._scope = scope
-            task_status.started()
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(self._batch_loop)
-                tg.start_soon(self._clock_loop)
+            with anyio.CancelScope() as scope:
+                self._scope = scope
+                task_status.started()
+                async with anyio.create_task_group() as tg:
+                    tg.start_soon(self._batch_loop)
+                    tg.start_soon(self._clock_loop)
+                    if self._ports.presence is not None:
+                        tg.start_soon(self._presence_loop)
+                    if relayed is not None:
+                        tg.start_soon(self._relay_loop, relayed)
 
     async def _load(self) -> None:
         stored = await self._store.load(self.id)
         if stored is None:
             raise RoomNotFound("no such room")
-        if stored.updates:
-            merged = merge_updates(*stored.updates) if len(stored.updates) > 1 else stored.updates[0]
-            with self.doc.transaction(origin=Origin.LOAD):
-                self.doc.apply_update(merged)
-        self._last_seq = stored.last_seq
+        self._apply_stored(stored.updates, Origin.LOAD)
+        self._covered.extend(stored.seqs)
         # Keep the subscriptions: pycrdt unsubscribes when they are garbage collected.
         self._subscriptions = (
             self.doc.observe(self._on_transaction),
             paths.paths_map(self.doc).observe_deep(self._on_paths_changed),
         )
         log.info("room loaded", extra={"room": self.id, "updates": len(stored.updates)})
+
+    def _apply_stored(self, updates: list[bytes], origin: Origin) -> None:
+        if not updates:
+            return
+        merged = merge_updates(*updates) if len(updates) > 1 else updates[0]
+        self._capturing = origin
+        try:
+            with self.doc.transaction(origin=origin):
+                self.doc.apply_update(merged)
+        finally:
+            self._capturing = None
 
     async def close(self, *, code: int = 1001, reason: str = "room closing") -> None:
         """Flush what is pending, write a final snapshot, and end every connection."""
@@ -150,6 +191,7 @@ class Room:
         everyone = self.awareness.full_update()
         if everyone is not None:
             client.enqueue(protocol.awareness(everyone))
+        self._presence_changed.set()
         await self._report_activity(client)
         try:
             async with anyio.create_task_group() as tg:
@@ -164,6 +206,7 @@ class Room:
             client.close_outbox()
             self.awareness.remove_owner(client)
             self._open_window()
+            self._presence_changed.set()
             if not self.clients:
                 self.idle_since = time.monotonic()
             with anyio.CancelScope(shield=True):
@@ -224,14 +267,14 @@ class Room:
     def _apply_client_update(self, update: bytes) -> None:
         if update == b"\x00\x00":
             return
-        self._capturing = True
+        self._capturing = Origin.CLIENT
         try:
             with self.doc.transaction(origin=Origin.CLIENT):
                 self.doc.apply_update(update)
         except ValueError as exc:
             raise ProtocolError(f"update could not be decoded: {exc}") from None
         finally:
-            self._capturing = False
+            self._capturing = None
         self._upkeep()
         self._open_window()
 
@@ -239,20 +282,22 @@ class Room:
         if not self._touched:
             return
         keys, self._touched = self._touched, set()
-        self._capturing = True
+        self._capturing = Origin.UPKEEP
         try:
             with self.doc.transaction(origin=Origin.UPKEEP):
                 paths.upkeep(self.doc, keys, now_ms=time.time() * 1000)
         finally:
-            self._capturing = False
+            self._capturing = None
         self._touched.clear()  # upkeep's own changes need no second look
 
     def _on_transaction(self, event) -> None:
-        if self._capturing:
+        if self._capturing in (Origin.CLIENT, Origin.UPKEEP):
             self._pending.append(event.update)
+        elif self._capturing is Origin.RELAY:
+            self._pending_remote.append(event.update)
 
     def _on_paths_changed(self, events) -> None:
-        if self._capturing:
+        if self._capturing is Origin.CLIENT:
             self._touched |= paths.changed_keys(events)
 
     # -- the batch window ------------------------------------------------------------------
@@ -270,37 +315,45 @@ class Room:
                 self._open_window()
 
     async def flush(self) -> bool:
-        """Log the window's merged update, then send it and the coalesced awareness to all.
+        """Log the window's own changes, then send one merged update and one awareness to all.
 
-        Returns False when storage failed; the update stays pending and nothing is lost.
+        Returns False when storage failed; the changes stay pending and nothing is lost.
         """
-        ok = True
-        updates, self._pending = self._pending, []
+        local, self._pending = self._pending, []
+        remote, self._pending_remote = self._pending_remote, []
         deferred, self._deferred_step2 = self._deferred_step2, []
+        merged_local: bytes | None = None
+        seq: int | None = None
         self._flushing = True
         try:
-            if updates:
-                merged = merge_updates(*updates) if len(updates) > 1 else updates[0]
-                try:
-                    self._last_seq = await self._store.append(self.id, merged)
-                    self._dirty = True
-                    self.stats.updates_logged += 1
-                    self.stats.batches_broadcast += 1
-                    self._broadcast(protocol.sync_update(merged))
-                except Exception:
-                    self.stats.store_failures += 1
-                    log.exception("appending to the update log failed", extra={"room": self.id})
-                    self._pending[:0] = [merged]
-                    self._deferred_step2[:0] = deferred
-                    deferred, ok = [], False
+            if local:
+                merged_local = merge_updates(*local) if len(local) > 1 else local[0]
+                seq = await self._store.append(self.id, merged_local)
+                self._covered.append(seq)
+                self._dirty = True
+                self.stats.updates_logged += 1
+        except Exception:
+            self.stats.store_failures += 1
+            log.exception("appending to the update log failed", extra={"room": self.id})
+            self._pending[:0] = local
+            self._pending_remote[:0] = remote
+            self._deferred_step2[:0] = deferred
+            return False
         finally:
             self._flushing = False
+        outgoing = [u for u in (merged_local, *remote) if u is not None]
+        if outgoing:
+            merged = merge_updates(*outgoing) if len(outgoing) > 1 else outgoing[0]
+            self.stats.batches_broadcast += 1
+            self._broadcast(protocol.sync_update(merged))
         for client, update in deferred:
             client.enqueue(protocol.sync_step2(update))
-        awareness_update = self.awareness.take_pending()
-        if awareness_update is not None:
-            self._broadcast(protocol.awareness(awareness_update))
-        return ok
+        everything, own = self.awareness.take_pending()
+        if everything is not None:
+            self._broadcast(protocol.awareness(everything))
+            self._presence_changed.set()
+        await self._publish(merged_local, seq, own)
+        return True
 
     def _broadcast(self, message: bytes) -> None:
         # One encoding, the same bytes to every client.
@@ -309,7 +362,50 @@ class Room:
         self.stats.messages_sent += len(self.clients)
         self.stats.bytes_sent += len(message) * len(self.clients)
 
-    # -- periodic upkeep -------------------------------------------------------------------
+    # -- other processes -------------------------------------------------------------------
+
+    async def _publish(self, update: bytes | None, seq: int | None, awareness: bytes | None):
+        relay = self._ports.relay
+        if relay is None:
+            return
+        try:
+            if update is not None:
+                await relay.publish(self.id, RelayMessage(RelayKind.UPDATE, update, seq))
+            if awareness is not None:
+                await relay.publish(self.id, RelayMessage(RelayKind.AWARENESS, awareness))
+        except Exception:
+            # The log has the update: the others catch up from it when the relay is back.
+            log.warning("relay publish failed", extra={"room": self.id}, exc_info=True)
+
+    async def _relay_loop(self, messages: AsyncIterator[RelayMessage]) -> None:
+        async for message in messages:
+            if message.kind is RelayKind.UPDATE:
+                try:
+                    self._apply_stored([message.payload], Origin.RELAY)
+                except ValueError:
+                    log.warning("undecodable relayed update", extra={"room": self.id})
+                    continue
+                if message.seq is not None:
+                    self._covered.append(message.seq)
+            elif message.kind is RelayKind.AWARENESS:
+                self.awareness.apply_remote(message.payload, now=time.monotonic())
+            else:
+                await self._catch_up()
+            self._open_window()
+
+    async def _catch_up(self) -> None:
+        """Reload from storage what other processes logged while the relay was away."""
+        try:
+            stored = await self._store.load(self.id)
+        except Exception:
+            log.exception("catching up from storage failed", extra={"room": self.id})
+            return
+        if stored is not None:
+            self._apply_stored(stored.updates, Origin.RELAY)
+            self._covered.extend(stored.seqs)
+            log.info("room caught up from storage", extra={"room": self.id})
+
+    # -- clocks ----------------------------------------------------------------------------
 
     async def _clock_loop(self) -> None:
         period = min(1.0, self.config.awareness_timeout_s / 10, self.config.heartbeat_s / 2)
@@ -323,22 +419,20 @@ class Room:
                     client.enqueue(EMPTY_AWARENESS)
 
     async def snapshot(self) -> bool:
-        """Write the whole document and its path rows if it changed; False if storage failed."""
+        """Fold the document into storage if it changed; False if storage failed."""
         if not self._dirty:
             return True
         self._dirty = False
-        state = self.doc.get_update()
-        entries = paths.read_paths(self.doc)
+        covered, self._covered = self._covered, []
         try:
-            await self._store.snapshot(
-                self.id, state=state, paths=entries, upto_seq=self._last_seq
-            )
+            await self._store.snapshot(self.id, state=self.doc.get_update(), covered_seqs=covered)
         except Exception:
             self._dirty = True
+            self._covered[:0] = covered
             self.stats.store_failures += 1
             log.exception("snapshot failed; will retry", extra={"room": self.id})
             return False
-        log.info("room snapshotted", extra={"room": self.id, "paths": len(entries)})
+        log.info("room snapshotted", extra={"room": self.id, "log_entries": len(covered)})
         return True
 
     # -- presence --------------------------------------------------------------------------
@@ -346,13 +440,55 @@ class Room:
     def active_user_ids(self) -> set[str]:
         return {client.identity.user_id for client in self.clients}
 
+    def presence(self) -> list[PresenceEntry]:
+        """This process's connected users, each with their latest cursor."""
+        entries = []
+        now_wall, now_mono = time.time(), time.monotonic()
+        for client in self.clients:
+            state, changed = self.awareness.state_of(client)
+            user = (state or {}).get("user") or {}
+            color = user.get("color")
+            cursor = (state or {}).get("cursor")
+            entries.append(
+                PresenceEntry(
+                    user_id=client.identity.user_id,
+                    name=client.identity.name,
+                    color=color if isinstance(color, str) and COLOR_RE.match(color)
+                    else color_for(client.identity.user_id),
+                    cursor=(float(cursor["x"]), float(cursor["y"])) if cursor else None,
+                    last_active_at=now_wall - (now_mono - (changed or client.connected_at)),
+                )
+            )
+        return entries
+
+    async def _presence_loop(self) -> None:
+        presence = self._ports.presence
+        assert presence is not None
+        reported = -1
+        while True:
+            with anyio.move_on_after(self.config.presence_refresh_s):
+                await self._presence_changed.wait()
+            self._presence_changed = anyio.Event()
+            try:
+                await presence.set_users(self.id, self.presence())
+                count = len({user.user_id for user in await presence.users(self.id)})
+                if count != reported and self._ports.activity is not None:
+                    await self._ports.activity.active_users_changed(room_id=self.id, count=count)
+                reported = count
+            except Exception:
+                log.warning("presence update failed", extra={"room": self.id}, exc_info=True)
+            # At most one write per batch window, however busy the cursors are.
+            await anyio.sleep(self.config.batch_interval_s)
+
     async def _report_activity(self, client: Client) -> None:
-        if self._activity is None:
+        activity = self._ports.activity
+        if activity is None:
             return
         try:
-            await self._activity.user_seen(user_id=client.identity.user_id)
-            await self._activity.active_users_changed(
-                room_id=self.id, count=len(self.active_user_ids())
-            )
+            await activity.user_seen(user_id=client.identity.user_id)
+            if self._ports.presence is None:
+                await activity.active_users_changed(
+                    room_id=self.id, count=len(self.active_user_ids())
+                )
         except Exception:
             log.exception("recording activity failed", extra={"room": self.id})

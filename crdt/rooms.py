@@ -11,8 +11,8 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from crdt.awareness import Identity
 from crdt.errors import CloseConnection, RoomNotFound
-from crdt.ports import DocumentStore, RoomActivity, Transport
-from crdt.room import Room, RoomConfig, RoomState
+from crdt.ports import Transport
+from crdt.room import Room, RoomConfig, RoomPorts, RoomState
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.rooms")
@@ -23,19 +23,13 @@ class ManagerConfig:
     room: RoomConfig = RoomConfig()
     snapshot_interval_s: float = 60.0
     room_idle_s: float = 300.0
+    liveness_interval_s: float = 5.0
 
 
 class RoomManager:
-    def __init__(
-        self,
-        *,
-        store: DocumentStore,
-        activity: RoomActivity | None = None,
-        config: ManagerConfig | None = None,
-    ) -> None:
+    def __init__(self, ports: RoomPorts, *, config: ManagerConfig | None = None) -> None:
         self.config = config or ManagerConfig()
-        self._store = store
-        self._activity = activity
+        self._ports = ports
         self._rooms: dict[str, Room] = {}
         self._joining: dict[str, int] = {}
         self._tg: TaskGroup | None = None
@@ -48,6 +42,8 @@ class RoomManager:
                 self._tg = tg
                 tg.start_soon(self._snapshot_loop)
                 tg.start_soon(self._idle_loop)
+                if self._ports.presence is not None:
+                    tg.start_soon(self._liveness_loop)
                 task_status.started()
         finally:
             self._tg = None
@@ -84,8 +80,7 @@ class RoomManager:
             if room is None:
                 if self._tg is None:
                     raise CloseConnection("server is shutting down", 1012)
-                room = Room(room_id, store=self._store, activity=self._activity,
-                            config=self.config.room, stats=self.stats)
+                room = Room(room_id, self._ports, config=self.config.room, stats=self.stats)
                 self._rooms[room_id] = room
                 try:
                     await self._tg.start(room.run)
@@ -135,9 +130,25 @@ class RoomManager:
             and time.monotonic() - room.idle_since >= self.config.room_idle_s
         )
 
+    async def _liveness_loop(self) -> None:
+        presence = self._ports.presence
+        assert presence is not None
+        while True:
+            try:
+                await presence.rooms_live([room.id for room in self.live_rooms()])
+            except Exception:
+                log.warning("room liveness heartbeat failed", exc_info=True)
+            await anyio.sleep(self.config.liveness_interval_s)
+
     async def _unload(self, room: Room) -> None:
         await room.close(reason="room idle")
         if self._rooms.get(room.id) is room:
             del self._rooms[room.id]
+        if self._ports.presence is not None:
+            try:
+                await self._ports.presence.room_freed(room.id)
+            except Exception:
+                log.warning("freeing the room's live state failed", extra={"room": room.id},
+                            exc_info=True)
         self.stats.rooms_unloaded += 1
         log.info("room cleaned up", extra={"room": room.id})

@@ -1,4 +1,4 @@
-"""The DocumentStore port on SQL: load = snapshot + log tail; append; snapshot + compact.
+"""The DocumentStore port on SQL: load = snapshot + log; append; snapshot + compact.
 
 Written on SQLModel rather than pycrdt-store: its 0.1.5 SQLite store was seen losing
 history when squashing without compression callbacks, and failing to load with them.
@@ -7,10 +7,11 @@ history when squashing without compression callbacks, and failing to load with t
 from __future__ import annotations
 
 from anyio import to_thread
+from pycrdt import Doc, merge_updates
 from sqlalchemy import Engine, delete, insert, update
 from sqlmodel import Session, select
 
-from crdt.paths import PathEntry
+from crdt.paths import PathEntry, read_paths
 from crdt.ports import StoredDocument
 from persistence.models import DocSnapshot, DocUpdate, PathRecord, Room, utcnow
 
@@ -25,13 +26,11 @@ class SqlDocumentStore:
     async def append(self, room_id: str, update: bytes) -> int:
         return await to_thread.run_sync(self._append, room_id, update)
 
-    async def snapshot(
-        self, room_id: str, *, state: bytes, paths: list[PathEntry], upto_seq: int
-    ) -> None:
-        await to_thread.run_sync(self._snapshot, room_id, state, paths, upto_seq)
+    async def snapshot(self, room_id: str, *, state: bytes, covered_seqs: list[int]) -> None:
+        await to_thread.run_sync(self._snapshot, room_id, state, covered_seqs)
 
     async def read_paths(self, room_id: str) -> list[PathEntry] | None:
-        """The materialised rows of the last snapshot (None if the room does not exist)."""
+        """The path rows of the last snapshot (None if the room does not exist)."""
         return await to_thread.run_sync(self._read_paths, room_id)
 
     def _load(self, room_id: str) -> StoredDocument | None:
@@ -39,15 +38,15 @@ class SqlDocumentStore:
             if session.get(Room, room_id) is None:
                 return None
             snap = session.get(DocSnapshot, room_id)
-            after = snap.upto_seq if snap else 0
+            # Every remaining entry: the snapshot's own are deleted with it, so whatever is
+            # left (even an entry that committed late, below the snapshot's mark) is needed.
             rows = session.exec(
                 select(DocUpdate.seq, DocUpdate.data)
-                .where(DocUpdate.room_id == room_id, DocUpdate.seq > after)
+                .where(DocUpdate.room_id == room_id)
                 .order_by(DocUpdate.seq)
             ).all()
         updates = ([snap.state] if snap else []) + [data for _, data in rows]
-        last_seq = rows[-1][0] if rows else after
-        return StoredDocument(updates=updates, last_seq=last_seq)
+        return StoredDocument(updates=updates, seqs=[seq for seq, _ in rows])
 
     def _append(self, room_id: str, data: bytes) -> int:
         now = utcnow()
@@ -59,35 +58,39 @@ class SqlDocumentStore:
             assert row.seq is not None
             return row.seq
 
-    def _snapshot(self, room_id: str, state: bytes, paths: list[PathEntry], upto_seq: int) -> None:
+    def _snapshot(self, room_id: str, state: bytes, covered_seqs: list[int]) -> None:
         with Session(self._engine) as session:
+            # Writing the room row first takes the lock (SQLite's writer lock, PostgreSQL's
+            # row lock): snapshots of one room from several processes run one at a time.
+            session.exec(update(Room).where(Room.id == room_id).values(id=Room.id))
             snap = session.get(DocSnapshot, room_id)
             if snap is None:
-                snap = DocSnapshot(room_id=room_id, state=state, upto_seq=upto_seq)
+                snap = DocSnapshot(
+                    room_id=room_id, state=state, upto_seq=max(covered_seqs, default=0)
+                )
             else:
-                snap.state, snap.upto_seq, snap.created_at = state, upto_seq, utcnow()
+                snap.state = merge_updates(snap.state, state)
+                snap.upto_seq = max([snap.upto_seq, *covered_seqs])
+                snap.created_at = utcnow()
             session.add(snap)
+            doc = Doc()
+            doc.apply_update(snap.state)
+            entries = read_paths(doc)
             session.exec(delete(PathRecord).where(PathRecord.room_id == room_id))
-            if paths:
+            if entries:
                 session.exec(
                     insert(PathRecord),
                     params=[
-                        {
-                            "room_id": room_id,
-                            "key": p.key,
-                            "d": p.d,
-                            "color": p.color,
-                            "width": p.width,
-                            "ts": p.ts,
-                            "deleted": p.deleted,
-                        }
-                        for p in paths
+                        {"room_id": room_id, "key": p.key, "d": p.d, "color": p.color,
+                         "width": p.width, "ts": p.ts, "deleted": p.deleted}
+                        for p in entries
                     ],
                 )
-            # Only rows this snapshot contains: another process may have appended newer ones.
-            session.exec(
-                delete(DocUpdate).where(DocUpdate.room_id == room_id, DocUpdate.seq <= upto_seq)
-            )
+            for start in range(0, len(covered_seqs), 500):
+                chunk = covered_seqs[start : start + 500]
+                session.exec(
+                    delete(DocUpdate).where(DocUpdate.room_id == room_id, DocUpdate.seq.in_(chunk))
+                )
             session.commit()
 
     def _read_paths(self, room_id: str) -> list[PathEntry] | None:
@@ -100,8 +103,7 @@ class SqlDocumentStore:
                 .order_by(PathRecord.ts, PathRecord.key)
             ).all()
             return [
-                PathEntry(
-                    key=r.key, ts=r.ts, deleted=r.deleted, d=r.d, color=r.color, width=r.width
-                )
+                PathEntry(key=r.key, ts=r.ts, deleted=r.deleted, d=r.d, color=r.color,
+                          width=r.width)
                 for r in rows
             ]

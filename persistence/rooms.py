@@ -39,8 +39,12 @@ class RoomRepository:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
 
-    async def create_room(self, *, creator_ip: str, initial_state: bytes | None = None) -> RoomInfo:
-        return await to_thread.run_sync(self._create_room, creator_ip, initial_state)
+    async def create_room(
+        self, *, creator_ip: str, room_id: str | None = None, initial_state: bytes | None = None
+    ) -> RoomInfo:
+        return await to_thread.run_sync(
+            self._create_room, room_id or str(uuid.uuid4()), creator_ip, initial_state
+        )
 
     async def find_room(self, room_id: str) -> RoomInfo | None:
         return await to_thread.run_sync(self._find_room, room_id)
@@ -54,8 +58,8 @@ class RoomRepository:
     async def set_active_users(self, *, room_id: str, count: int) -> None:
         await to_thread.run_sync(self._set_active_users, room_id, count)
 
-    def _create_room(self, creator_ip: str, initial_state: bytes | None) -> RoomInfo:
-        room = Room(id=str(uuid.uuid4()), creator_ip=creator_ip)
+    def _create_room(self, room_id: str, creator_ip: str, initial_state: bytes | None) -> RoomInfo:
+        room = Room(id=room_id, creator_ip=creator_ip)
         with Session(self._engine) as session:
             session.add(room)
             if initial_state is not None:

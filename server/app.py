@@ -11,18 +11,20 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
-from crdt.room import RoomConfig
+from crdt.room import RoomConfig, RoomPorts
 from crdt.rooms import ManagerConfig, RoomManager
 from persistence.db import create_db_engine
 from persistence.documents import SqlDocumentStore
 from persistence.migrate import migrate
 from persistence.rooms import RoomRepository
+from persistence.state_local import LocalState
+from persistence.state_redis import RedisState
+from server import ws
 from server.api import health, rooms
 from server.auth import TokenService
 from server.config import Settings
 from server.deps import Services
 from server.metrics import build_registry
-from server import ws
 
 log = logging.getLogger("whiteboard.app")
 
@@ -52,6 +54,16 @@ def manager_config(settings: Settings) -> ManagerConfig:
         snapshot_interval_s=settings.snapshot_interval_s,
         room_idle_s=settings.room_idle_s,
     )
+
+
+def realtime_state(settings: Settings) -> LocalState | RedisState:
+    """Redis when configured (several processes), else this process's memory."""
+    # A room counts against its creator's IP while it is live: loaded somewhere, or created
+    # and not yet idle for the clean-up time.
+    window = settings.room_idle_s + 60
+    if settings.redis_url:
+        return RedisState(settings.redis_url, prefix=settings.redis_prefix, live_window_s=window)
+    return LocalState(live_window_s=window)
 
 
 def _database_probe(engine: Engine):
@@ -86,26 +98,34 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             await to_thread.run_sync(migrate, engine)
         repository = RoomRepository(engine)
         store = SqlDocumentStore(engine)
-        manager = RoomManager(
-            store=store, activity=RepositoryActivity(repository), config=manager_config(settings)
+        state = realtime_state(settings)
+        ports = RoomPorts(
+            store=store, activity=RepositoryActivity(repository), relay=state, presence=state
         )
+        manager = RoomManager(ports, config=manager_config(settings))
         services = Services(
             settings=settings,
             tokens=tokens,
             repository=repository,
             store=store,
             rooms=manager,
+            state=state,
             database_ok=_database_probe(engine),
         )
         services.metrics = build_registry(services)
         app.state.services = services
         try:
             async with anyio.create_task_group() as tg:
+                await tg.start(state.run)
                 await tg.start(manager.run)
-                log.info("server ready", extra={"database": engine.url.get_backend_name()})
+                log.info("server ready", extra={"database": engine.url.get_backend_name(),
+                                                "realtime_state": state.name})
                 yield
                 tg.cancel_scope.cancel()
         finally:
+            if isinstance(state, RedisState):
+                with anyio.CancelScope(shield=True):
+                    await state.aclose()
             engine.dispose()
             log.info("server stopped")
 

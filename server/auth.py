@@ -25,7 +25,13 @@ class TokenService:
 
     def issue(self, *, room_id: str, user_id: str, name: str) -> str:
         now = int(time.time())
-        claims = {"sub": user_id, "name": name, "room": room_id, "iat": now, "exp": now + self._ttl_s}
+        claims = {
+            "sub": user_id,
+            "name": name,
+            "room": room_id,
+            "iat": now,
+            "exp": now + self._ttl_s,
+        }
         return jwt.encode(claims, self._secret, algorithm=self._algorithm)
 
     def verify(self, token: str | None) -> TokenClaims:

@@ -14,6 +14,8 @@ from crdt.errors import AuthError
 from crdt.rooms import RoomManager
 from persistence.documents import SqlDocumentStore
 from persistence.rooms import RoomRepository
+from persistence.state_local import LocalState
+from persistence.state_redis import RedisState
 from server.auth import TokenClaims, TokenService
 from server.config import Settings
 
@@ -27,6 +29,7 @@ class Services:
     repository: RoomRepository
     store: SqlDocumentStore
     rooms: RoomManager
+    state: LocalState | RedisState
     database_ok: Callable[[], Awaitable[bool]]
     metrics: CollectorRegistry | None = None
 
@@ -51,7 +54,9 @@ def _claims_for(room_id: str, token: str | None, services: Services) -> TokenCla
     try:
         claims = services.tokens.verify(token)
     except AuthError as exc:
-        raise HTTPException(401, detail=exc.reason, headers={"WWW-Authenticate": "Bearer"}) from None
+        raise HTTPException(
+            401, detail=exc.reason, headers={"WWW-Authenticate": "Bearer"}
+        ) from None
     if claims.room_id != room_id.lower():
         raise HTTPException(403, detail="token is for another room")
     return claims

@@ -6,7 +6,6 @@ import logging
 import uuid
 
 import anyio
-
 from fastapi import APIRouter, WebSocket
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
@@ -46,7 +45,9 @@ class StarletteTransport:
     async def close(self, code: int, reason: str) -> None:
         if self._ws.application_state == WebSocketState.CONNECTED:
             try:
-                await self._ws.close(code=code, reason=reason.encode()[:120].decode(errors="ignore"))
+                await self._ws.close(
+                    code=code, reason=reason.encode()[:120].decode(errors="ignore")
+                )
             except (WebSocketDisconnect, RuntimeError, OSError):
                 pass  # the peer is already gone
 
@@ -75,8 +76,10 @@ async def room_socket(websocket: WebSocket, room_id: str) -> None:
     except CloseConnection as exc:
         closing = exc
     if closing is not None:
-        log.info("connection closed", extra={"room": room_id, "code": closing.code,
-                                              "reason": closing.reason})
+        log.info(
+            "connection closed",
+            extra={"room": room_id, "code": closing.code, "reason": closing.reason},
+        )
     # A client that stopped reading may never take the close frame: don't wait on it forever.
     with anyio.move_on_after(5):
         await transport.close(*((closing.code, closing.reason) if closing else (1000, "")))

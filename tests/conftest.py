@@ -24,6 +24,8 @@ FAST_ENV = {
     "WHITEBOARD_SNAPSHOT_INTERVAL_S": "1",
     "WHITEBOARD_ROOM_IDLE_S": "300",
     "WHITEBOARD_JWT_SECRET": "test-secret-" + "x" * 64,
+    # Tests create many rooms from 127.0.0.1; the limit has tests of its own.
+    "WHITEBOARD_MAX_ROOMS_PER_IP": "100000",
 }
 
 

@@ -9,8 +9,8 @@ from dataclasses import dataclass, field
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
+from pycrdt import merge_updates
 
-from crdt.paths import PathEntry
 from crdt.ports import ConnectionClosed, StoredDocument
 
 
@@ -18,21 +18,22 @@ from crdt.ports import ConnectionClosed, StoredDocument
 class MemoryStore:
     log: list[tuple[int, bytes]] = field(default_factory=list)
     snapshot_state: bytes | None = None
-    snapshot_seq: int = 0
+    next_seq: int = 0
 
     async def load(self, room_id: str) -> StoredDocument | None:
         updates = ([self.snapshot_state] if self.snapshot_state else []) + [u for _, u in self.log]
-        return StoredDocument(updates=updates, last_seq=self.log[-1][0] if self.log else 0)
+        return StoredDocument(updates=updates, seqs=[s for s, _ in self.log])
 
     async def append(self, room_id: str, update: bytes) -> int:
-        seq = (self.log[-1][0] if self.log else self.snapshot_seq) + 1
+        self.next_seq += 1
+        seq = self.next_seq
         self.log.append((seq, update))
         return seq
 
-    async def snapshot(self, room_id: str, *, state: bytes, paths: list[PathEntry],
-                       upto_seq: int) -> None:
-        self.snapshot_state, self.snapshot_seq = state, upto_seq
-        self.log = [(s, u) for s, u in self.log if s > upto_seq]
+    async def snapshot(self, room_id: str, *, state: bytes, covered_seqs: list[int]) -> None:
+        self.snapshot_state = merge_updates(self.snapshot_state, state) if self.snapshot_state \
+            else state
+        self.log = [(s, u) for s, u in self.log if s not in set(covered_seqs)]
 
 
 class MemoryTransport:

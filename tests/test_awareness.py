@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import anyio
 import httpx
 import pytest
 from pycrdt import Encoder, create_awareness_message
@@ -80,10 +81,23 @@ async def test_a_client_cannot_overwrite_another_clients_awareness(server):
         assert a.awareness[a.doc.client_id]["cursor"] == {"x": 1, "y": 1}
 
 
-async def test_a_closed_connection_leaves_awareness_and_presence(server):
+async def presence_of(server, room_id: str, token: str) -> list[tuple]:
+    response = httpx.get(f"{server.base_url}/api/rooms/{room_id}/presence",
+                         headers={"Authorization": f"Bearer {token}"})
+    assert response.status_code == 200
+    return sorted((u["name"], u["cursor"] and (u["cursor"]["x"], u["cursor"]["y"]))
+                  for u in response.json()["users"])
+
+
+async def poll(check, timeout: float = 5.0):
+    with anyio.fail_after(timeout):
+        while not await check():
+            await anyio.sleep(0.05)
+
+
+async def test_a_closed_connection_leaves_awareness_and_presence_within_5_s(server):
     alice = create_room(server, "Alice")
     bob = join_room(server, alice.room_id, "Bob")
-    presence_url = f"{server.base_url}/api/rooms/{alice.room_id}/presence"
     headers = {"Authorization": f"Bearer {alice.token}"}
     async with BoardClient(alice.ws_url, alice.token) as a:
         await a.synced.wait()
@@ -91,10 +105,18 @@ async def test_a_closed_connection_leaves_awareness_and_presence(server):
             await b.synced.wait()
             await b.set_awareness({"user": {"name": "Bob"}, "cursor": {"x": 3, "y": 4}})
             await a.wait_for(lambda: a.awareness.get(b.doc.client_id) is not None)
-            users = httpx.get(presence_url, headers=headers).json()["users"]
-            assert [(u["name"], u["cursor"]) for u in users] == [("Bob", {"x": 3, "y": 4})]
+
+            async def both_listed():
+                return await presence_of(server, alice.room_id, alice.token) == [
+                    ("Alice", None), ("Bob", (3, 4))]
+
+            await poll(both_listed)
             room = httpx.get(f"{server.base_url}/api/rooms/{alice.room_id}", headers=headers)
             assert room.json()["active_users"] == 2
             bob_id = b.doc.client_id
         await a.wait_for(lambda: a.awareness.get(bob_id, "gone") is None)
-        assert httpx.get(presence_url, headers=headers).json()["users"] == []
+
+        async def only_alice():
+            return await presence_of(server, alice.room_id, alice.token) == [("Alice", None)]
+
+        await poll(only_alice, timeout=5)

@@ -17,7 +17,7 @@ from pycrdt import Doc, YSyncMessageType, create_update_message, handle_sync_mes
 
 from crdt import paths
 from crdt.awareness import Identity
-from crdt.room import Room, RoomConfig
+from crdt.room import Room, RoomConfig, RoomPorts
 from tests.inprocess import MemoryStore, connection_pair
 
 KEYS = ["a", "b", "c"]
@@ -52,7 +52,7 @@ def winners_of(doc: Doc) -> dict[str, tuple]:
 
 async def run_scenario(operations, deliveries) -> None:
     store = MemoryStore()
-    room = Room("room", store=store, config=RoomConfig(batch_interval_s=0.005))
+    room = Room("room", RoomPorts(store=store), config=RoomConfig(batch_interval_s=0.005))
     replicas = [Doc(client_id=100 + i) for i in range(3)]
     outboxes: list[list[bytes]] = [[] for _ in replicas]
     applying_remote = [False] * 3

@@ -61,33 +61,50 @@ async def test_the_log_replays_to_the_same_document(engine):
             for i in range(5)]
     assert seqs == sorted(seqs)
     stored = await store.load(room.id)
-    assert stored is not None and stored.last_seq == seqs[-1] and len(stored.updates) == 5
+    assert stored is not None and stored.seqs == seqs and len(stored.updates) == 5
     replica = Doc()
     for update in stored.updates:
         replica.apply_update(update)
     assert paths.read_paths(replica) == paths.read_paths(doc)
 
 
-async def test_a_snapshot_drops_the_log_it_covers_and_keeps_newer_entries(engine):
+async def test_a_snapshot_drops_exactly_the_log_entries_it_covers(engine):
     room = await RoomRepository(engine).create_room(creator_ip="127.0.0.1")
     store = SqlDocumentStore(engine)
     doc = Doc()
-    for i in range(3):
-        await store.append(room.id, stroke(doc, f"k{i}", "#111111", 1000 + i))
-    upto = (await store.load(room.id)).last_seq
+    covered = [await store.append(room.id, stroke(doc, f"k{i}", "#111111", 1000 + i))
+               for i in range(3)]
     snapshot_state = doc.get_update()
-    snapshot_paths = paths.read_paths(doc)
-    # Another process appends after the snapshot was taken: that entry must survive.
-    later = await store.append(room.id, stroke(doc, "late", "#222222", 5000))
-    await store.snapshot(room.id, state=snapshot_state, paths=snapshot_paths, upto_seq=upto)
+    # Another process appends an entry this document has not seen: it must survive.
+    other = Doc()
+    later = await store.append(room.id, stroke(other, "late", "#222222", 5000))
+    await store.snapshot(room.id, state=snapshot_state, covered_seqs=covered)
     assert log_length(engine, room.id) == 1
     stored = await store.load(room.id)
-    assert stored.last_seq == later and len(stored.updates) == 2
+    assert stored.seqs == [later] and len(stored.updates) == 2
     replica = Doc()
     for update in stored.updates:
         replica.apply_update(update)
-    assert paths.read_paths(replica) == paths.read_paths(doc)
+    assert {p.key for p in paths.read_paths(replica)} == {"k0", "k1", "k2", "late"}
     assert [p.key for p in await store.read_paths(room.id)] == ["k0", "k1", "k2"]
+
+
+async def test_snapshots_from_two_processes_are_united_not_overwritten(engine):
+    room = await RoomRepository(engine).create_room(creator_ip="127.0.0.1")
+    store = SqlDocumentStore(engine)
+    first, second = Doc(), Doc()
+    a = await store.append(room.id, stroke(first, "from-a", "#aa0000", 1000))
+    b = await store.append(room.id, stroke(second, "from-b", "#00bb00", 2000))
+    # Each process folds only its own document and drops only its own entries.
+    await store.snapshot(room.id, state=first.get_update(), covered_seqs=[a])
+    await store.snapshot(room.id, state=second.get_update(), covered_seqs=[b])
+    assert log_length(engine, room.id) == 0
+    stored = await store.load(room.id)
+    replica = Doc()
+    for update in stored.updates:
+        replica.apply_update(update)
+    assert {p.key for p in paths.read_paths(replica)} == {"from-a", "from-b"}
+    assert {p.key for p in await store.read_paths(room.id)} == {"from-a", "from-b"}
 
 
 async def test_rooms_and_sessions_are_recorded(engine):

@@ -18,12 +18,19 @@ async def healthz() -> dict[str, str]:
 
 @router.get("/readyz")
 async def readyz(services: Services = Depends(get_services)) -> JSONResponse:
-    down = [name for name, ok in (("database", await services.database_ok()),) if not ok]
+    checks = [("database", await services.database_ok())]
+    if services.settings.redis_url:
+        checks.append(("redis", await services.state.healthy()))
+    down = [name for name, ok in checks if not ok]
     if down:
-        return JSONResponse({"detail": f"not ready: {', '.join(down)} unavailable"}, status_code=503)
+        return JSONResponse(
+            {"detail": f"not ready: {', '.join(down)} unavailable"}, status_code=503
+        )
     return JSONResponse({"status": "ready"})
 
 
 @router.get("/metrics", response_class=PlainTextResponse)
 async def metrics(services: Services = Depends(get_services)) -> PlainTextResponse:
-    return PlainTextResponse(render_metrics(services.metrics), media_type="text/plain; version=0.0.4")
+    return PlainTextResponse(
+        render_metrics(services.metrics), media_type="text/plain; version=0.0.4"
+    )

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
+from redis.exceptions import RedisError
 
+from persistence.rooms import RoomInfo
 from server.auth import TokenClaims
 from server.deps import Services, client_ip, get_services, room_claims, room_not_found
 from server.schemas import (
+    Cursor,
     Presence,
     PresenceUser,
     RoomCreate,
@@ -64,7 +67,24 @@ async def create_room(
 ) -> RoomCreated:
     body = await _read_create_body(request)
     ip = client_ip(request, services.settings.trusted_proxy_list())
-    room = await services.repository.create_room(creator_ip=ip)
+    room_id = str(uuid.uuid4())
+    limit = services.settings.max_rooms_per_ip
+    try:
+        claim = await services.state.claim_room(ip=ip, room_id=room_id, limit=limit)
+    except (RedisError, OSError):
+        raise HTTPException(503, detail="real-time state (Redis) unavailable; try again") from None
+    if not claim.allowed:
+        raise HTTPException(
+            429,
+            detail=f"this address already has {limit} live rooms (the limit); "
+            f"one frees up when a room has been idle long enough",
+            headers={"Retry-After": str(claim.retry_after_s)},
+        )
+    try:
+        room = await services.repository.create_room(creator_ip=ip, room_id=room_id)
+    except Exception:
+        await services.state.release_claim(room_id)
+        raise
     token, user = await _issue(services, room.id, body.name)
     return RoomCreated(
         room_id=room.id,
@@ -95,15 +115,13 @@ async def read_room(
     _claims: TokenClaims = Depends(room_claims),
     services: Services = Depends(get_services),
 ) -> RoomPublic:
-    room = await services.repository.find_room(room_id.lower()) if is_room_id(room_id) else None
-    if room is None:
-        raise room_not_found()
-    live = services.rooms.live_room(room.id)
+    room = await _existing_room(services, room_id)
+    users = await services.state.users(room.id)
     return RoomPublic(
         room_id=room.id,
         created_at=room.created_at,
         last_activity_at=room.last_activity_at,
-        active_users=len(live.active_user_ids()) if live else 0,
+        active_users=len({user.user_id for user in users}),
     )
 
 
@@ -113,27 +131,24 @@ async def read_presence(
     _claims: TokenClaims = Depends(room_claims),
     services: Services = Depends(get_services),
 ) -> Presence:
-    if not is_room_id(room_id) or await services.repository.find_room(room_id.lower()) is None:
-        raise room_not_found()
-    live = services.rooms.live_room(room_id.lower())
-    users: list[PresenceUser] = []
-    if live is not None:
-        now_mono, now = _clocks()
-        for row in live.awareness.users():
-            cursor = row["cursor"]
-            users.append(
-                PresenceUser(
-                    id=row["id"],
-                    name=row["name"],
-                    color=row["color"],
-                    cursor={"x": cursor["x"], "y": cursor["y"]} if cursor else None,
-                    last_active_at=now - timedelta(seconds=now_mono - row["last_updated"]),
-                )
+    room = await _existing_room(services, room_id)
+    users = await services.state.users(room.id)
+    return Presence(
+        users=[
+            PresenceUser(
+                id=user.user_id,
+                name=user.name,
+                color=user.color,
+                cursor=Cursor(x=user.cursor[0], y=user.cursor[1]) if user.cursor else None,
+                last_active_at=datetime.fromtimestamp(user.last_active_at, UTC),
             )
-    return Presence(users=users)
+            for user in users
+        ]
+    )
 
 
-def _clocks() -> tuple[float, datetime]:
-    import time
-
-    return time.monotonic(), datetime.now(UTC)
+async def _existing_room(services: Services, room_id: str) -> RoomInfo:
+    room = await services.repository.find_room(room_id.lower()) if is_room_id(room_id) else None
+    if room is None:
+        raise room_not_found()
+    return room
