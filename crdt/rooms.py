@@ -120,7 +120,10 @@ class RoomManager:
             await anyio.sleep(period)
             for room in list(self._rooms.values()):
                 if self._is_idle(room):
-                    await self._unload(room)
+                    try:
+                        await self._unload(room)
+                    except Exception:
+                        log.exception("cleaning up an idle room failed", extra={"room": room.id})
 
     def _is_idle(self, room: Room) -> bool:
         return (
@@ -141,6 +144,13 @@ class RoomManager:
             await anyio.sleep(self.config.liveness_interval_s)
 
     async def _unload(self, room: Room) -> None:
+        # Save while the room is still live, then look again: someone who joined during
+        # these awaits keeps the room. If storage fails, the room stays for the next round:
+        # freeing it would drop changes that are not in the log yet.
+        if not await room.flush() or not await room.snapshot() or not self._is_idle(room):
+            return
+        # No await between the last check and CLOSING: a join from now on waits for the
+        # final snapshot and loads the saved copy, never a half-closed or empty one.
         await room.close(reason="room idle")
         if self._rooms.get(room.id) is room:
             del self._rooms[room.id]
