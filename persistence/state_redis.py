@@ -29,7 +29,6 @@ from persistence.state_local import RoomClaim
 log = logging.getLogger("whiteboard.redis")
 
 STREAM_MAXLEN = 1000
-PRESENCE_TTL_S = 15
 RELAY_BUFFER = 10_000
 
 _CLAIM = """
@@ -93,8 +92,11 @@ class RedisState:
 
     name = "redis"
 
-    def __init__(self, url: str, *, prefix: str, live_window_s: float) -> None:
+    def __init__(
+        self, url: str, *, prefix: str, live_window_s: float, presence_ttl_s: float = 15
+    ) -> None:
         self.process_id = uuid.uuid4().hex[:12]
+        self._presence_ttl_ms = max(1, int(presence_ttl_s * 1000))
         self._prefix = prefix
         self._live_window_s = live_window_s
         self._ttl = int(live_window_s + 120)
@@ -147,8 +149,9 @@ class RedisState:
         self._local_users[room_id] = list(users)
         payload = json.dumps([_entry_to_json(u) for u in users])
         async with self._redis.pipeline(transaction=False) as pipe:
+            # Entries outlive a process only by this TTL: a dead process drops out of presence.
             pipe.set(self._key("room", room_id, "presence", self.process_id), payload,
-                     ex=PRESENCE_TTL_S)
+                     px=self._presence_ttl_ms)
             pipe.sadd(self._key("room", room_id, "presence"), self.process_id)
             pipe.expire(self._key("room", room_id, "presence"), self._ttl)
             await pipe.execute()

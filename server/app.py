@@ -22,6 +22,7 @@ from persistence.state_redis import RedisState
 from server import ws
 from server.api import health, rooms
 from server.auth import TokenService
+from server.backups import run_backups
 from server.config import Settings
 from server.deps import Services
 from server.metrics import build_registry
@@ -50,6 +51,7 @@ def manager_config(settings: Settings) -> ManagerConfig:
             outbox_size=settings.outbox_size,
             awareness_timeout_s=settings.awareness_timeout_s,
             heartbeat_s=settings.heartbeat_s,
+            presence_refresh_s=settings.presence_ttl_s / 3,
         ),
         snapshot_interval_s=settings.snapshot_interval_s,
         room_idle_s=settings.room_idle_s,
@@ -62,7 +64,12 @@ def realtime_state(settings: Settings) -> LocalState | RedisState:
     # and not yet idle for the clean-up time.
     window = settings.room_idle_s + 60
     if settings.redis_url:
-        return RedisState(settings.redis_url, prefix=settings.redis_prefix, live_window_s=window)
+        return RedisState(
+            settings.redis_url,
+            prefix=settings.redis_prefix,
+            live_window_s=window,
+            presence_ttl_s=settings.presence_ttl_s,
+        )
     return LocalState(live_window_s=window)
 
 
@@ -118,6 +125,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             async with anyio.create_task_group() as tg:
                 await tg.start(state.run)
                 await tg.start(manager.run)
+                await tg.start(run_backups, settings, engine)
                 log.info("server ready", extra={"database": engine.url.get_backend_name(),
                                                 "realtime_state": state.name})
                 yield

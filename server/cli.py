@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO
 
 from server.config import Settings
 
@@ -11,12 +14,18 @@ from server.config import Settings
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
+    from persistence.backup import DatabaseInUse
     from persistence.db import create_db_engine
     from persistence.migrate import migrate
     from server.app import create_app
     from server.logs import configure_logging
 
     configure_logging(args.log_level.upper())
+    try:
+        _hold_database(settings)
+    except DatabaseInUse as exc:
+        print(f"whiteboard serve: {exc}", file=sys.stderr)
+        return 1
     engine = create_db_engine(settings.database_url)
     try:
         migrate(engine)
@@ -30,6 +39,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes,
         log_config=None,
+        # We read X-Forwarded-For ourselves, only from WHITEBOARD_TRUSTED_PROXIES.
+        proxy_headers=False,
         access_log=args.access_log,
         timeout_graceful_shutdown=10,
     )
@@ -40,12 +51,141 @@ def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
     from persistence.db import create_db_engine
     from persistence.migrate import migrate
 
+    _hold_database(settings)
     engine = create_db_engine(settings.database_url)
     try:
         migrate(engine)
     finally:
         engine.dispose()
     print("database is at the latest schema")
+    return 0
+
+
+_held: list[IO[bytes]] = []  # shared database locks, kept until the process ends
+
+
+def _hold_database(settings: Settings) -> None:
+    """Take the shared lock that keeps `whiteboard restore` off a database in use (SQLite).
+
+    Raises DatabaseInUse while a restore holds the database.
+    """
+    from persistence.backup import hold_shared
+    from persistence.db import normalise_url, sqlite_path
+
+    db_path = sqlite_path(normalise_url(settings.database_url))
+    if db_path is not None:
+        _held.append(hold_shared(db_path))
+
+
+class _Progress:
+    """Percentages on stderr: rewritten in place on a terminal, one line per tenth otherwise."""
+
+    def __init__(self, verb: str) -> None:
+        self._verb = verb
+        self._tty = sys.stderr.isatty()
+        self._shown = -100
+
+    def __call__(self, done: int, total: int) -> None:
+        percent = 100 * done // max(total, 1)
+        if self._tty and percent != self._shown:
+            print(f"\r{self._verb}: {percent:3d}%", end="", file=sys.stderr, flush=True)
+        elif not self._tty and (percent >= self._shown + 10 or (percent == 100 > self._shown)):
+            print(f"{self._verb}: {percent}% of {total} pages", file=sys.stderr, flush=True)
+        else:
+            return
+        self._shown = percent
+
+    def done(self) -> None:
+        if self._tty and self._shown >= 0:
+            print(file=sys.stderr)
+
+
+def _reporting(command: str, run: Callable[[argparse.Namespace, Settings], int]):
+    """Expected failures end as one line on stderr and exit status 1, without a traceback."""
+
+    def wrapper(args: argparse.Namespace, settings: Settings) -> int:
+        import sqlite3
+
+        from persistence.backup import BackupError
+
+        try:
+            return run(args, settings)
+        except (BackupError, OSError, sqlite3.Error) as exc:
+            print(f"whiteboard {command}: {exc}", file=sys.stderr)
+            return 1
+
+    return wrapper
+
+
+def _sqlite_database(settings: Settings, command: str) -> Path:
+    from sqlalchemy.engine import make_url
+
+    from persistence.backup import BackupError
+    from persistence.db import normalise_url, sqlite_path
+
+    db_path = sqlite_path(normalise_url(settings.database_url))
+    if db_path is None:
+        backend = make_url(normalise_url(settings.database_url)).get_backend_name()
+        if backend == "postgresql":
+            raise BackupError(f"{command} is for SQLite databases; for PostgreSQL use pg_dump "
+                              "and pg_restore (or base backups with WAL archiving)")
+        raise BackupError(f"{command} needs an SQLite database file, not {backend}")
+    return db_path
+
+
+def _backup(args: argparse.Namespace, settings: Settings) -> int:
+    from persistence.backup import BackupError, backup_sqlite, default_backup_path, prune
+
+    db_path = _sqlite_database(settings, "backup")
+    rotated = args.path is None
+    dest = Path(args.path) if args.path else default_backup_path(settings.backup_dir)
+    if dest.is_dir():
+        dest = default_backup_path(dest)
+    if dest.resolve() == db_path.resolve():
+        raise BackupError(f"{dest} is the database itself; choose another name")
+    _hold_database(settings)  # a restore must not swap the file under the copy
+    progress = _Progress("backing up")
+    try:
+        info = backup_sqlite(db_path, dest, progress=progress)
+    finally:
+        progress.done()
+    if rotated:
+        prune(dest.parent, keep=settings.backup_keep)
+    print(f"whiteboard backup: {info.bytes / 1e6:.1f} MB in {info.seconds:.2f} s, "
+          "integrity check ok", file=sys.stderr)
+    print(info.path)
+    return 0
+
+
+def _check_restorable(path: Path) -> None:
+    from alembic.script import ScriptDirectory
+
+    from persistence.backup import BackupError, check_database, schema_revision
+    from persistence.migrate import alembic_config
+
+    check_database(path)
+    revision = schema_revision(path)
+    known = {s.revision for s in ScriptDirectory.from_config(alembic_config("")).walk_revisions()}
+    if revision not in known:
+        raise BackupError(f"{path} has schema revision {revision!r}, which this version of the "
+                          "server does not know (made by a newer one?)")
+
+
+def _restore(args: argparse.Namespace, settings: Settings) -> int:
+    from persistence.backup import BackupError, restore
+
+    db_path = _sqlite_database(settings, "restore")
+    source = Path(args.path)
+    if not source.exists():
+        raise BackupError(f"{source} does not exist")
+    print(f"whiteboard restore: checking {source}", file=sys.stderr)
+    progress = _Progress("restoring")
+    try:
+        info = restore(source, db_path, progress=progress, check=_check_restorable)
+    finally:
+        progress.done()
+    kept = f"; the previous database is kept as {info.replaced}" if info.replaced else ""
+    print(f"restored {info.database} from {source}{kept}")
     return 0
 
 
@@ -73,14 +213,14 @@ def build_parser() -> argparse.ArgumentParser:
     serve.set_defaults(run=_serve)
 
     commands.add_parser("migrate", help="bring the database to the latest schema").set_defaults(
-        run=_migrate
+        run=_reporting("migrate", _migrate)
     )
     backup = commands.add_parser("backup", help="write a consistent copy of the database now")
     backup.add_argument("path", nargs="?", help="file to write (default: the backup folder)")
-    backup.set_defaults(run=_not_yet("backup"))
+    backup.set_defaults(run=_reporting("backup", _backup))
     restore = commands.add_parser("restore", help="restore the database from a backup file")
     restore.add_argument("path", help="backup file to restore")
-    restore.set_defaults(run=_not_yet("restore"))
+    restore.set_defaults(run=_reporting("restore", _restore))
     export = commands.add_parser("export", help="write a room's drawing as SVG")
     export.add_argument("room_id")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")

@@ -37,6 +37,7 @@ class Settings(BaseSettings):
     outbox_size: int = Field(default=256, ge=1)
     awareness_timeout_s: float = Field(default=30, gt=0)
     heartbeat_s: float = Field(default=15, gt=0)
+    presence_ttl_s: float = Field(default=15, gt=0)
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or one generated once and kept in the data folder."""

@@ -8,13 +8,16 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
+import redis
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -118,12 +121,38 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
         proc.stop()
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
-    """One server shared by a test module (its tests each use rooms of their own)."""
-    proc = ServerProcess(tmp_path_factory.mktemp("server"), dict(FAST_ENV)).start()
-    yield proc
-    proc.stop()
+REDIS_URL = os.environ.get("WHITEBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+@contextmanager
+def redis_prefix() -> Iterator[str]:
+    """A key prefix of its own for one test's servers; every key under it is deleted after."""
+    prefix = f"wbtest-{uuid.uuid4().hex[:10]}"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(REDIS_URL)
+        keys = list(client.scan_iter(match=f"{prefix}:*", count=1000))
+        if keys:
+            client.delete(*keys)
+        client.close()
+
+
+def realtime_env(kind: str, prefix: str) -> dict[str, str]:
+    if kind == "local":
+        return {}
+    return {"WHITEBOARD_REDIS_URL": REDIS_URL, "WHITEBOARD_REDIS_PREFIX": prefix}
+
+
+@pytest.fixture(scope="module", params=["local", "redis"])
+def server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    """One server shared by a test module (its tests each use rooms of their own), run once
+    with in-process real-time state and once with Redis."""
+    with redis_prefix() as prefix:
+        env = {**FAST_ENV, **realtime_env(request.param, prefix)}
+        proc = ServerProcess(tmp_path_factory.mktemp(f"server-{request.param}"), env).start()
+        yield proc
+        proc.stop()
 
 
 @dataclass
@@ -147,3 +176,10 @@ def join_room(server: ServerProcess, room_id: str, name: str = "Bob") -> Joined:
     assert response.status_code == 200, response.text
     body = response.json()
     return Joined(body["room_id"], body["token"], body["ws_url"], body["user"], body)
+
+
+@pytest.fixture
+def redis_env() -> Iterator[dict[str, str]]:
+    """Settings that put a test's servers on the shared Redis under a prefix of their own."""
+    with redis_prefix() as prefix:
+        yield realtime_env("redis", prefix)
