@@ -16,8 +16,14 @@ JS_DIR = Path(__file__).with_name("js")
 
 class JsClient:
     def __init__(self, ws_base: str, room_id: str, token: str, name: str) -> None:
-        self.argv = [shutil.which("node") or "node", str(JS_DIR / "client.mjs"), ws_base, room_id,
-                     token, name]
+        self.argv = [
+            shutil.which("node") or "node",
+            str(JS_DIR / "client.mjs"),
+            ws_base,
+            room_id,
+            token,
+            name,
+        ]
         self.events: list[dict[str, Any]] = []
         self._replies: dict[int, dict[str, Any]] = {}
         self._next_id = 0
@@ -61,7 +67,9 @@ class JsClient:
         assert self._process is not None and self._process.stdin is not None
         self._next_id += 1
         ident = self._next_id
-        await self._process.stdin.send((json.dumps({"id": ident, "op": op, **fields}) + "\n").encode())
+        await self._process.stdin.send(
+            (json.dumps({"id": ident, "op": op, **fields}) + "\n").encode()
+        )
         with anyio.fail_after(10):
             while ident not in self._replies:
                 await self._changed.wait()

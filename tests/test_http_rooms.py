@@ -57,9 +57,14 @@ def test_a_name_of_64_characters_after_trimming_is_accepted(server):
 
 def test_a_missing_name_or_non_json_body_is_422(server):
     assert httpx.post(f"{server.base_url}/api/rooms", json={}).status_code == 422
-    assert httpx.post(
-        f"{server.base_url}/api/rooms", content=b"{not json", headers={"content-type": "application/json"}
-    ).status_code == 422
+    assert (
+        httpx.post(
+            f"{server.base_url}/api/rooms",
+            content=b"{not json",
+            headers={"content-type": "application/json"},
+        ).status_code
+        == 422
+    )
 
 
 def test_joining_gives_a_new_user_a_token_for_the_room(server):
@@ -102,18 +107,29 @@ def test_auth_checks_run_401_then_403_then_404(server):
     other = create_room(server)
     missing = str(uuid.uuid4())
     # A bad token is 401 even for a room that does not exist.
-    assert httpx.get(f"{server.base_url}/api/rooms/{missing}", headers=bearer("x")).status_code == 401
+    assert (
+        httpx.get(f"{server.base_url}/api/rooms/{missing}", headers=bearer("x")).status_code == 401
+    )
     # A good token for another room is 403, whether or not the asked room exists.
-    assert httpx.get(
-        f"{server.base_url}/api/rooms/{other.room_id}", headers=bearer(room.token)
-    ).status_code == 403
-    assert httpx.get(
-        f"{server.base_url}/api/rooms/{missing}", headers=bearer(room.token)
-    ).status_code == 403
+    assert (
+        httpx.get(
+            f"{server.base_url}/api/rooms/{other.room_id}", headers=bearer(room.token)
+        ).status_code
+        == 403
+    )
+    assert (
+        httpx.get(f"{server.base_url}/api/rooms/{missing}", headers=bearer(room.token)).status_code
+        == 403
+    )
     # A valid token naming a room that does not exist is 404.
     token = jwt.encode(
-        {"sub": "u", "name": "n", "room": missing, "iat": int(time.time()),
-         "exp": int(time.time()) + 60},
+        {
+            "sub": "u",
+            "name": "n",
+            "room": missing,
+            "iat": int(time.time()),
+            "exp": int(time.time()) + 60,
+        },
         SECRET,
         algorithm="HS256",
     )
@@ -125,8 +141,14 @@ def test_auth_checks_run_401_then_403_then_404(server):
 
 def _claims(room_id: str, **overrides):
     now = int(time.time())
-    return {"sub": "u1", "name": "Mallory", "room": room_id, "iat": now, "exp": now + 60,
-            **overrides}
+    return {
+        "sub": "u1",
+        "name": "Mallory",
+        "room": room_id,
+        "iat": now,
+        "exp": now + 60,
+        **overrides,
+    }
 
 
 def test_expired_tokens_and_other_algorithms_are_refused(server):
@@ -140,8 +162,9 @@ def test_expired_tokens_and_other_algorithms_are_refused(server):
     assert httpx.get(url, headers=bearer(unsigned)).status_code == 401
     wrong_key = jwt.encode(_claims(room.room_id), "another-secret-" + "y" * 64, "HS256")
     assert httpx.get(url, headers=bearer(wrong_key)).status_code == 401
-    no_name = jwt.encode({k: v for k, v in _claims(room.room_id).items() if k != "name"},
-                         SECRET, "HS256")
+    no_name = jwt.encode(
+        {k: v for k, v in _claims(room.room_id).items() if k != "name"}, SECRET, "HS256"
+    )
     assert httpx.get(url, headers=bearer(no_name)).status_code == 401
 
 

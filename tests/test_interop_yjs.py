@@ -22,9 +22,11 @@ async def test_two_js_clients_and_a_python_client_converge(server):
     js1 = join_room(server, owner.room_id, "Js One")
     js2 = join_room(server, owner.room_id, "Js Two")
     ws_base = f"ws://127.0.0.1:{server.port}/ws"
-    async with BoardClient(owner.ws_url, owner.token) as py, \
-            JsClient(ws_base, owner.room_id, js1.token, "Js One") as a, \
-            JsClient(ws_base, owner.room_id, js2.token, "Js Two") as b:
+    async with (
+        BoardClient(owner.ws_url, owner.token) as py,
+        JsClient(ws_base, owner.room_id, js1.token, "Js One") as a,
+        JsClient(ws_base, owner.room_id, js2.token, "Js Two") as b,
+    ):
         await py.synced.wait()
         await a.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
         await b.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
@@ -39,13 +41,16 @@ async def test_two_js_clients_and_a_python_client_converge(server):
         await py.draw("py-c", stroke(6, "#000003"), ts=now + 2_000)
 
         def settled(state):
-            return set(state["paths"]) == {"js-a", "js-b", "py-c"} and \
-                state["paths"]["py-c"]["color"] == "#000002"
+            return (
+                set(state["paths"]) == {"js-a", "js-b", "py-c"}
+                and state["paths"]["py-c"]["color"] == "#000002"
+            )
 
         state_a = await a.wait_state(settled)
         state_b = await b.wait_state(settled)
-        await py.wait_for(lambda: py.board().get("py-c") is not None
-                          and py.board()["py-c"].color == "#000002")
+        await py.wait_for(
+            lambda: py.board().get("py-c") is not None and py.board()["py-c"].color == "#000002"
+        )
         assert state_a["paths"] == state_b["paths"]
         assert {k: (v.d, v.color, v.width) for k, v in py.board().items()} == {
             k: (v["d"], v["color"], v["width"]) for k, v in state_a["paths"].items()
@@ -56,8 +61,10 @@ async def test_js_awareness_is_seen_by_python_with_the_token_name(server):
     owner = create_room(server, "Py")
     js = join_room(server, owner.room_id, "Jay")
     ws_base = f"ws://127.0.0.1:{server.port}/ws"
-    async with BoardClient(owner.ws_url, owner.token) as py, \
-            JsClient(ws_base, owner.room_id, js.token, "Not Jay") as a:
+    async with (
+        BoardClient(owner.ws_url, owner.token) as py,
+        JsClient(ws_base, owner.room_id, js.token, "Not Jay") as a,
+    ):
         await py.synced.wait()
         await a.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
         await a.command("cursor", cursor={"x": 12.5, "y": 7})

@@ -6,6 +6,7 @@ import base64
 import os
 import socket
 import time
+
 import anyio
 import httpx
 import pytest
@@ -72,8 +73,7 @@ def open_unread_socket(port: int, path: str) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
-        .encode()
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     head = b""
     while b"\r\n\r\n" not in head:
@@ -96,8 +96,10 @@ async def test_a_client_that_does_not_read_is_closed_and_the_room_goes_on(server
     sloth = join_room(server, writer.room_id, "Sloth")
     slow = open_unread_socket(server.port, f"/ws/{writer.room_id}?token={sloth.token}")
     try:
-        async with BoardClient(writer.ws_url, writer.token) as w, \
-                BoardClient(reader.ws_url, reader.token) as r:
+        async with (
+            BoardClient(writer.ws_url, writer.token) as w,
+            BoardClient(reader.ws_url, reader.token) as r,
+        ):
             await w.synced.wait()
             await r.synced.wait()
             big = "M 0 0 " + "L 1 1 " * 40_000
