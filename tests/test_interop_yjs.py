@@ -1,4 +1,4 @@
-"""Real Yjs clients (npm yjs + y-websocket's WebsocketProvider) with a Python client, in one room."""
+"""Real Yjs clients (npm yjs + y-websocket) and a Python client in one room."""
 
 from __future__ import annotations
 

@@ -73,7 +73,8 @@ def open_unread_socket(port: int, path: str) -> socket.socket:
     key = base64.b64encode(os.urandom(16)).decode()
     sock.sendall(
         f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n".encode()
+        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
+        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
     )
     head = b""
     while b"\r\n\r\n" not in head:
