@@ -9,8 +9,11 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
+from crdt import paths
 from crdt.awareness import Identity
+from crdt.boards import board_paths
 from crdt.errors import CloseConnection, RoomNotFound
+from crdt.paths import PathEntry
 from crdt.ports import Transport
 from crdt.room import Room, RoomConfig, RoomPorts, RoomState
 from crdt.stats import Stats
@@ -58,6 +61,16 @@ class RoomManager:
 
     def live_rooms(self) -> list[Room]:
         return [room for room in self._rooms.values() if room.state is RoomState.LIVE]
+
+    async def board(self, room_id: str) -> list[PathEntry] | None:
+        """A room's drawing: from memory if it is live here, else from storage (None: no room)."""
+        room = self.live_room(room_id)
+        if room is not None:
+            return paths.read_paths(room.doc)
+        stored = await self._ports.store.load(room_id)
+        if stored is None:
+            return None
+        return await anyio.to_thread.run_sync(board_paths, stored.updates)
 
     def live_room(self, room_id: str) -> Room | None:
         room = self._rooms.get(room_id)

@@ -20,7 +20,7 @@ from persistence.rooms import RoomRepository
 from persistence.state_local import LocalState
 from persistence.state_redis import RedisState
 from server import ws
-from server.api import health, rooms
+from server.api import export, health, rooms
 from server.auth import TokenService
 from server.backups import run_backups
 from server.config import Settings
@@ -139,6 +139,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     app = FastAPI(title="Whiteboard server", version="0.1.0", lifespan=lifespan)
     app.include_router(rooms.router)
+    app.include_router(export.router)
     app.include_router(health.router)
     app.include_router(ws.router)
     return app

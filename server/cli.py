@@ -189,12 +189,30 @@ def _restore(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _not_yet(name: str):
-    def run(_args: argparse.Namespace, _settings: Settings) -> int:
-        print(f"whiteboard {name}: not available in this version yet", file=sys.stderr)
-        return 2
+def _export(args: argparse.Namespace, settings: Settings) -> int:
+    import anyio
 
-    return run
+    from crdt.boards import board_paths
+    from crdt.svg import export_svg
+    from persistence.db import create_db_engine
+    from persistence.documents import SqlDocumentStore
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        stored = anyio.run(SqlDocumentStore(engine).load, args.room_id.lower())
+    finally:
+        engine.dispose()
+    if stored is None:
+        print(f"whiteboard export: no room {args.room_id}", file=sys.stderr)
+        return 1
+    text = export_svg(board_paths(stored.updates))
+    if args.output in (None, "-"):
+        sys.stdout.write(text)
+    else:
+        with open(args.output, "w", encoding="utf-8") as out:
+            out.write(text)
+        print(f"wrote {args.output}", file=sys.stderr)
+    return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -224,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     export = commands.add_parser("export", help="write a room's drawing as SVG")
     export.add_argument("room_id")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
-    export.set_defaults(run=_not_yet("export"))
+    export.set_defaults(run=_export)
     return parser
 
 

@@ -101,6 +101,17 @@ class ServerProcess:
     def kill9(self) -> None:
         self.stop(signal.SIGKILL)
 
+    def env_for_cli(self) -> dict[str, str]:
+        """The environment a `whiteboard` command needs to act on this server's data."""
+        return {
+            **os.environ,
+            **self.env,
+            "WHITEBOARD_DATABASE_URL": self.env.get(
+                "WHITEBOARD_DATABASE_URL", f"sqlite:///{self.data_dir / 'whiteboard.db'}"
+            ),
+            "WHITEBOARD_DATA_DIR": str(self.data_dir),
+        }
+
     def log(self) -> str:
         return self.log_path.read_text() if self.log_path.exists() else ""
 

@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime
+from functools import partial
 
+import anyio
+from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
+from crdt.boards import board_state
+from crdt.svg import SvgError, SvgTooLarge, import_svg
 from persistence.rooms import RoomInfo
 from server.auth import TokenClaims
 from server.deps import Services, client_ip, get_services, room_claims, room_not_found
@@ -40,18 +46,62 @@ def _ws_url(request: Request, services: Services, room_id: str) -> str:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws/{room_id}"
 
 
-async def _read_create_body(request: Request) -> RoomCreate:
+async def _read_bounded(request: Request, limit: int) -> bytes:
+    """The request body, refused with 413 as soon as it grows past `limit`."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> HTTPException:
+    return HTTPException(413, detail=f"the SVG is larger than the limit of {limit} bytes")
+
+
+async def _read_create_body(request: Request, services: Services) -> RoomCreate:
+    max_svg = services.settings.max_svg_bytes
+    # Room for the form or JSON around the SVG, and for JSON's escaping of quotes.
+    body = await _read_bounded(request, 2 * max_svg + 64 * 1024)
     content_type = request.headers.get("content-type", "")
     try:
         if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            form = await request.form()
+            async def replay() -> dict:
+                return {"type": "http.request", "body": body, "more_body": False}
+
+            form = await Request(request.scope, replay).form(max_part_size=2 * max_svg)
             svg = form.get("svg")
             if svg is not None and not isinstance(svg, str):
                 svg = (await svg.read()).decode("utf-8", errors="replace")
-            return RoomCreate.model_validate({"name": form.get("name"), "svg": svg})
-        return RoomCreate.model_validate_json(await request.body())
+            created = RoomCreate.model_validate({"name": form.get("name"), "svg": svg})
+        else:
+            created = RoomCreate.model_validate_json(body)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+    if created.svg is not None and len(created.svg.encode()) > max_svg:
+        raise _too_large(max_svg)
+    return created
+
+
+async def _import(services: Services, svg: str | None) -> tuple[bytes | None, int, int]:
+    """The new room's first state, how many strokes it holds, and what was skipped."""
+    if svg is None:
+        return None, 0, 0
+    try:
+        result = await to_thread.run_sync(
+            partial(import_svg, svg, max_bytes=services.settings.max_svg_bytes)
+        )
+    except SvgTooLarge as exc:
+        raise HTTPException(413, detail=str(exc)) from None
+    except SvgError as exc:
+        raise HTTPException(400, detail=f"the SVG cannot be read: {exc}") from None
+    state = board_state(result.paths, now_ms=time.time() * 1000)
+    return state, len(result.paths), result.skipped_elements
 
 
 async def _issue(services: Services, room_id: str, name: str) -> tuple[str, UserPublic]:
@@ -65,7 +115,7 @@ async def _issue(services: Services, room_id: str, name: str) -> tuple[str, User
 async def create_room(
     request: Request, services: Services = Depends(get_services)
 ) -> RoomCreated:
-    body = await _read_create_body(request)
+    body = await _read_create_body(request, services)
     ip = client_ip(request, services.settings.trusted_proxy_list())
     room_id = str(uuid.uuid4())
     limit = services.settings.max_rooms_per_ip
@@ -81,9 +131,13 @@ async def create_room(
             headers={"Retry-After": str(claim.retry_after_s)},
         )
     try:
-        room = await services.repository.create_room(creator_ip=ip, room_id=room_id)
-    except Exception:
-        await services.state.release_claim(room_id)
+        state, imported, skipped = await _import(services, body.svg)
+        room = await services.repository.create_room(
+            creator_ip=ip, room_id=room_id, initial_state=state
+        )
+    except BaseException:
+        with anyio.CancelScope(shield=True):
+            await services.state.release_claim(room_id)
         raise
     token, user = await _issue(services, room.id, body.name)
     return RoomCreated(
@@ -92,7 +146,8 @@ async def create_room(
         ws_url=_ws_url(request, services, room.id),
         token=token,
         user=user,
-        imported_paths=0,
+        imported_paths=imported,
+        skipped_elements=skipped,
     )
 
 

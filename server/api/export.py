@@ -1,0 +1,33 @@
+"""SVG export of a board, at any time (also for rooms whose live state was cleaned up)."""
+
+from __future__ import annotations
+
+from anyio import to_thread
+from fastapi import APIRouter, Depends
+from fastapi.responses import Response
+
+from crdt.svg import export_svg
+from server.auth import TokenClaims
+from server.deps import Services, get_services, room_claims_or_query, room_not_found
+from server.ws import is_room_id
+
+router = APIRouter(prefix="/api/rooms", tags=["export"])
+
+
+@router.get("/{room_id}/svg", response_class=Response)
+async def export_room_svg(
+    room_id: str,
+    _claims: TokenClaims = Depends(room_claims_or_query),
+    services: Services = Depends(get_services),
+) -> Response:
+    entries = await services.rooms.board(room_id.lower()) if is_room_id(room_id) else None
+    if entries is None:
+        raise room_not_found()
+    text = await to_thread.run_sync(export_svg, entries)
+    return Response(
+        content=text,
+        media_type="image/svg+xml",
+        headers={
+            "Content-Disposition": f'attachment; filename="whiteboard-{room_id.lower()}.svg"'
+        },
+    )
