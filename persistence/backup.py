@@ -1,0 +1,382 @@
+"""Consistent online backups of the SQLite database: take, check, rotate, restore.
+
+Pure functions on files (no server, no event loop): the server's loop and the CLI call them
+in a worker thread. PostgreSQL is not handled here; pg_dump and base backups are its tools.
+
+A backup is written under a temporary name in its own folder, checked with
+`PRAGMA integrity_check`, and only then given its final name: a crash at any moment leaves
+either no file with that name or a whole, checked one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import re
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO
+
+# The tables a whiteboard database has (persistence/models.py, plus Alembic's version row).
+REQUIRED_TABLES = ("room", "path", "user_session", "doc_update", "doc_snapshot", "alembic_version")
+BACKUP_NAME = re.compile(r"^whiteboard-\d{8}T\d{12}Z(-\d+)?\.db$")
+TEMP_NAME = re.compile(r"^\..+\.(tmp|restore)-(?P<pid>\d+)-[0-9a-f]{8}(-journal)?$")
+STEP_PAGES = 1024  # 4 MiB a step with SQLite's default 4 KiB pages
+
+Progress = Callable[[int, int], None]  # (pages copied, pages in all)
+
+
+class BackupError(Exception):
+    """An expected failure, with a one-line reason fit for an operator."""
+
+
+class DatabaseInUse(BackupError):
+    """A server (or another restore) holds the database."""
+
+
+@dataclass(frozen=True, slots=True)
+class BackupInfo:
+    path: Path
+    bytes: int
+    seconds: float
+
+
+@dataclass(frozen=True, slots=True)
+class RestoreInfo:
+    database: Path
+    replaced: Path | None  # where the previous database was kept, if there was one
+    bytes: int
+    seconds: float
+
+
+def backup_name(now: datetime | None = None) -> str:
+    """`whiteboard-<UTC time to the microsecond>.db`: names sort in the order taken."""
+    now = now or datetime.now(UTC)
+    return f"whiteboard-{now:%Y%m%dT%H%M%S%f}Z.db"
+
+
+def default_backup_path(folder: Path) -> Path:
+    path = folder / backup_name()
+    n = 1
+    while path.exists():  # two backups in one microsecond: keep both
+        path = folder / f"{backup_name()[:-3]}-{n}.db"
+        n += 1
+    return path
+
+
+def list_backups(folder: Path) -> list[Path]:
+    """The backups in `folder` that rotation manages, oldest first."""
+    if not folder.is_dir():
+        return []
+    return sorted(p for p in folder.iterdir() if BACKUP_NAME.match(p.name) and p.is_file())
+
+
+# -- taking a backup ------------------------------------------------------------------------
+
+
+def backup_sqlite(
+    db_path: Path,
+    dest: Path,
+    *,
+    progress: Progress | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> BackupInfo:
+    """Copy the live database to `dest` as one consistent point in time, checked, atomically.
+
+    Writers are never blocked (WAL mode): the copy reads inside one read transaction, so
+    SQLite's step-wise backup never restarts however busy the server is.
+    """
+    started = time.monotonic()
+    if not db_path.is_file():
+        raise BackupError(f"no database at {db_path}")
+    if dest.exists():
+        raise BackupError(f"{dest} already exists; choose another name")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = _temp_name(dest, "tmp")
+    try:
+        _copy(db_path, tmp, progress=progress, should_stop=should_stop)
+        _fsync(tmp)
+        check_database(tmp)
+        _publish(tmp, dest)
+    finally:
+        _remove(tmp)
+    return BackupInfo(path=dest, bytes=dest.stat().st_size, seconds=time.monotonic() - started)
+
+
+def _copy(
+    source: Path,
+    target: Path,
+    *,
+    progress: Progress | None,
+    should_stop: Callable[[], bool] | None,
+) -> None:
+    def step(_status: int, remaining: int, total: int) -> None:
+        if should_stop is not None and should_stop():
+            raise BackupError("backup stopped")
+        if progress is not None:
+            progress(total - remaining, total)
+
+    src = sqlite3.connect(source, isolation_level=None, timeout=30, check_same_thread=False)
+    try:
+        # Pin one read snapshot for the whole copy. Without it, SQLite restarts the copy
+        # whenever another connection commits, and a busy server would starve it forever.
+        src.execute("BEGIN")
+        src.execute("SELECT count(*) FROM sqlite_master").fetchone()
+        dst = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        try:
+            src.backup(dst, pages=STEP_PAGES, progress=step)
+            # One self-contained file: the copy carries the WAL flag of its source.
+            dst.execute("PRAGMA journal_mode=DELETE").fetchone()
+        finally:
+            dst.close()
+        src.execute("COMMIT")
+    except sqlite3.Error as exc:
+        raise BackupError(f"copying {source} failed: {exc}") from None
+    finally:
+        src.close()
+
+
+def _publish(tmp: Path, dest: Path) -> None:
+    # A hard link never replaces an existing file (a rename would); the same folder, so atomic.
+    try:
+        os.link(tmp, dest)
+    except FileExistsError:
+        raise BackupError(f"{dest} already exists; choose another name") from None
+    except OSError:  # a file system without hard links
+        if dest.exists():
+            raise BackupError(f"{dest} already exists; choose another name") from None
+        os.replace(tmp, dest)
+    _fsync_dir(dest.parent)
+
+
+# -- checking ------------------------------------------------------------------------------
+
+
+def check_database(path: Path) -> None:
+    """Raise BackupError unless `path` is a sound SQLite file with the whiteboard's tables."""
+    if not path.is_file():
+        raise BackupError(f"{path} is not a file")
+    with open(path, "rb") as f:
+        if f.read(16) != b"SQLite format 3\x00":
+            raise BackupError(f"{path} is not an SQLite database")
+    try:
+        conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    except sqlite3.Error as exc:
+        raise BackupError(f"{path} cannot be opened: {exc}") from None
+    try:
+        rows = [r[0] for r in conn.execute("PRAGMA integrity_check").fetchall()]
+        if rows != ["ok"]:
+            first = " ".join(rows[0].replace("*** in database main ***", "").split())
+            more = f" (and {len(rows) - 1} more)" if len(rows) > 1 else ""
+            raise BackupError(f"{path} fails the integrity check: {first}{more}")
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        missing = [t for t in REQUIRED_TABLES if t not in tables]
+        if missing:
+            raise BackupError(
+                f"{path} is not a whiteboard database (no {', '.join(missing)} table)"
+            )
+    except sqlite3.Error as exc:
+        raise BackupError(f"{path} is damaged: {exc}") from None
+    finally:
+        conn.close()
+
+
+def schema_revision(path: Path) -> str | None:
+    conn = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
+        return row[0] if row else None
+    except sqlite3.Error:
+        return None
+    finally:
+        conn.close()
+
+
+# -- rotation ------------------------------------------------------------------------------
+
+
+def prune(folder: Path, *, keep: int) -> list[Path]:
+    """Delete all but the newest `keep` backups, and temporary files of dead processes."""
+    backups = list_backups(folder)
+    doomed = backups[: max(0, len(backups) - keep)]
+    if folder.is_dir():
+        doomed += [p for p in folder.iterdir() if _abandoned_temp(p)]
+    for path in doomed:
+        _remove(path)
+    return doomed
+
+
+def _abandoned_temp(path: Path) -> bool:
+    match = TEMP_NAME.match(path.name)
+    return match is not None and not _alive(int(match["pid"]))
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+# -- who uses the database -----------------------------------------------------------------
+
+
+def lock_path(db_path: Path) -> Path:
+    return db_path.with_name(db_path.name + ".lock")
+
+
+def hold_shared(db_path: Path) -> IO[bytes]:
+    """A shared lock on the database for the life of this process (`serve`, `migrate`).
+
+    The kernel drops it when the process ends, however it ends (kill -9 included), so it
+    never goes stale. Several servers may hold it at once; `restore` needs it alone.
+    Keep the returned file open for as long as the lock should be held.
+    """
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    f = open(lock_path(db_path), "ab")  # held until the process ends
+    try:
+        fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        raise DatabaseInUse(f"{db_path} is being restored; try again when that is done") from None
+    return f
+
+
+@contextlib.contextmanager
+def hold_exclusive(db_path: Path) -> Iterator[None]:
+    """The database to ourselves, or DatabaseInUse at once (never wait on a live server)."""
+    db_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(lock_path(db_path), "ab") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DatabaseInUse(
+                f"{db_path} is in use by a running server; stop it first"
+            ) from None
+        # Belt and braces for programs that do not take our lock (an older server, the
+        # sqlite3 shell): one that is writing right now holds SQLite's own write lock.
+        if db_path.exists():
+            _refuse_if_writing(db_path)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _refuse_if_writing(db_path: Path) -> None:
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=1)
+    try:
+        conn.execute("BEGIN EXCLUSIVE")
+        conn.execute("ROLLBACK")
+    except sqlite3.OperationalError as exc:
+        raise DatabaseInUse(f"{db_path} is in use by another program ({exc})") from None
+    except sqlite3.DatabaseError:
+        pass  # a damaged database is replaced all the same (and kept aside)
+    finally:
+        conn.close()
+
+
+# -- restore -------------------------------------------------------------------------------
+
+
+def restore(
+    backup: Path,
+    db_path: Path,
+    *,
+    progress: Progress | None = None,
+    check: Callable[[Path], None] = check_database,
+) -> RestoreInfo:
+    """Replace the database at `db_path` with a checked copy of `backup`.
+
+    The previous database (with its -wal, which may hold committed transactions) is kept
+    aside as `<name>.replaced-<time>`. Refuses while a server holds the database.
+    """
+    started = time.monotonic()
+    check(backup)
+    if db_path.exists() and db_path.resolve() == backup.resolve():
+        raise BackupError(f"{backup} is the database itself")
+    with hold_exclusive(db_path):
+        tmp = _temp_name(db_path, "restore")
+        try:
+            _copy(backup, tmp, progress=progress, should_stop=None)
+            _fsync(tmp)
+            replaced = _set_aside(db_path)
+            try:
+                os.replace(tmp, db_path)
+            except OSError:
+                if replaced is not None:
+                    os.replace(replaced, db_path)
+                raise
+            _fsync_dir(db_path.parent)
+        finally:
+            _remove(tmp)
+    return RestoreInfo(
+        database=db_path,
+        replaced=replaced,
+        bytes=db_path.stat().st_size,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _set_aside(db_path: Path) -> Path | None:
+    if not db_path.exists():
+        for suffix in ("-wal", "-shm", "-journal"):  # leftovers of a database long gone
+            _remove(db_path.with_name(db_path.name + suffix))
+        return None
+    with contextlib.suppress(sqlite3.Error):
+        # Fold the WAL into the file, so that the copy kept aside is whole by itself.
+        conn = sqlite3.connect(db_path, isolation_level=None, timeout=1)
+        try:
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
+        finally:
+            conn.close()
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    aside = db_path.with_name(f"{db_path.name}.replaced-{stamp}")
+    n = 1
+    while aside.exists():
+        aside = db_path.with_name(f"{db_path.name}.replaced-{stamp}-{n}")
+        n += 1
+    os.replace(db_path, aside)
+    # The old -wal goes with it (SQLite finds `<name>-wal` next to `<name>`); the -shm is
+    # only an index and is rebuilt. Neither may stay: SQLite would apply them to the new file.
+    for suffix in ("-wal", "-journal"):
+        old = db_path.with_name(db_path.name + suffix)
+        if old.exists():
+            os.replace(old, aside.with_name(aside.name + suffix))
+    _remove(db_path.with_name(db_path.name + "-shm"))
+    return aside
+
+
+# -- files ---------------------------------------------------------------------------------
+
+
+def _temp_name(path: Path, kind: str) -> Path:
+    return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _remove(path: Path) -> None:
+    for p in (path, path.with_name(path.name + "-journal")):
+        with contextlib.suppress(FileNotFoundError):
+            p.unlink()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _fsync_dir(folder: Path) -> None:
+    with contextlib.suppress(OSError):  # not every file system lets a folder be synced
+        _fsync(folder)
