@@ -1,0 +1,201 @@
+"""Backups every BACKUP_INTERVAL_S: consistent, checked, rotated, only when something changed."""
+
+from __future__ import annotations
+
+import re
+import signal
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import anyio
+import pytest
+
+from examples.client import BoardClient
+from persistence.backup import check_database, list_backups
+from tests.commands import integrity, rows, whiteboard, whiteboard_env
+from tests.conftest import create_room, join_room
+from tests.databases import fresh_postgres_database, postgres_available
+
+pytestmark = pytest.mark.anyio
+
+STROKE = {"d": "M 0 0 L 10 10", "color": "#112233", "width": 2}
+
+
+def backups_logged(server) -> list[Path]:
+    return [Path(m) for m in re.findall(r"backup written path='([^']+)'", server.log())]
+
+
+async def until(condition) -> None:
+    with anyio.fail_after(15):
+        while True:  # a server log or a folder has no event to wait on: poll
+            if condition():
+                return
+            await anyio.sleep(0.05)
+
+
+async def settled(server) -> int:
+    """Wait until a second passes without a new backup; the number written so far."""
+    with anyio.fail_after(20):
+        while True:
+            before = len(backups_logged(server))
+            await anyio.sleep(1.0)
+            if len(backups_logged(server)) == before:
+                return before
+
+
+def backup_server(server_factory, folder: Path, **env: str):
+    return server_factory(
+        folder,
+        WHITEBOARD_BACKUP_INTERVAL_S="0.3",
+        WHITEBOARD_BACKUP_DIR=str(folder / "backups"),
+        **env,
+    )
+
+
+async def test_backups_appear_rotate_to_keep_and_pass_the_integrity_check(
+    server_factory, tmp_path
+):
+    server = backup_server(server_factory, tmp_path / "a", WHITEBOARD_BACKUP_KEEP="3")
+    room = create_room(server, "Alice")
+    async with BoardClient(room.ws_url, room.token) as a:
+        await a.synced.wait()
+        i = 0
+        with anyio.fail_after(30):
+            while len(backups_logged(server)) < 6:  # a change per interval: a backup each
+                await a.draw(f"s{i}", STROKE)
+                i += 1
+                await anyio.sleep(0.3)
+    await settled(server)
+    kept = list_backups(tmp_path / "a" / "backups")
+    assert kept == backups_logged(server)[-3:]  # the newest three, oldest first
+    for path in kept:
+        assert integrity(path) == "ok"
+        check_database(path)
+        assert rows(path, "select count(*) from room")[0][0] == 1
+    # Nothing half-written is left next to them.
+    assert sorted((tmp_path / "a" / "backups").iterdir()) == kept
+
+
+async def test_no_backup_is_taken_while_nothing_changes(server_factory, tmp_path):
+    server = backup_server(server_factory, tmp_path / "a")
+    room = create_room(server, "Alice")
+    async with BoardClient(room.ws_url, room.token) as a:
+        await a.synced.wait()
+        await a.draw("one", STROKE)
+        await a.wait_for(lambda: len(a.received) > 1)
+    # The stroke, its snapshot and the disconnect are all backed up, then all is quiet.
+    before = await settled(server)
+    await anyio.sleep(2.0)  # more than six intervals with nothing to save
+    assert len(backups_logged(server)) == before
+    assert len(list_backups(tmp_path / "a" / "backups")) == before
+
+    bob = join_room(server, room.room_id, "Bob")
+    async with BoardClient(bob.ws_url, bob.token) as b:
+        await b.synced.wait()
+        await b.draw("two", STROKE)
+        await until(lambda: len(backups_logged(server)) > before)
+
+
+async def test_a_live_backup_restores_into_a_fresh_data_folder_with_every_path_intact(
+    server_factory, tmp_path
+):
+    server = backup_server(server_factory, tmp_path / "a")
+    room = create_room(server, "Alice")
+    watcher = join_room(server, room.room_id, "Watcher")
+    async with BoardClient(room.ws_url, room.token) as a, \
+            BoardClient(watcher.ws_url, watcher.token) as w:
+        await a.synced.wait()
+        await w.synced.wait()
+        for i in range(60):
+            await a.draw(f"p{i}", {**STROKE, "d": f"M {i} 0 Q 5 5 {i} {i}", "width": 1 + i % 5})
+        await a.draw("p7", {**STROKE, "color": "#ff0000"})
+        await a.erase("p9")
+        await w.wait_for(lambda: len(w.board()) == 60 and w.board()["p9"].deleted
+                         and w.board()["p7"].color == "#ff0000")
+        expected = w.board()
+        # Everything above is committed; the second backup from now started after that.
+        seen = len(backups_logged(server))
+        await until(lambda: len(backups_logged(server)) >= seen + 2)
+        newest = backups_logged(server)[-1]
+        # The server keeps running, and keeps writing, while the backup is restored.
+        fresh = tmp_path / "fresh"
+        fresh.mkdir()
+        done = whiteboard("restore", str(newest), env=whiteboard_env(fresh / "whiteboard.db"))
+        assert done.returncode == 0, done.stderr
+        await a.draw("after-backup", STROKE)
+
+    restored = server_factory(fresh)
+    joined = join_room(restored, room.room_id, "Bob")
+    async with BoardClient(joined.ws_url, joined.token) as b:
+        await b.synced.wait()
+        assert b.board() == expected
+
+
+def big_database(path: Path, megabytes: int) -> None:
+    """A database with our schema and `megabytes` of update log (written directly, quickly)."""
+    done = whiteboard("migrate", env=whiteboard_env(path))
+    assert done.returncode == 0, done.stderr
+    conn = sqlite3.connect(path)
+    try:
+        conn.execute("insert or ignore into room (id, created_at, last_activity_at, creator_ip, "
+                     "active_users) values ('big', '2026-01-01', '2026-01-01', '', 0)")
+        conn.execute(
+            "with recursive n(i) as (select 1 union all select i + 1 from n where i < ?) "
+            "insert into doc_update (room_id, data, created_at) "
+            "select 'big', randomblob(65536), '2026-01-01' from n",
+            (megabytes * 16,),
+        )
+        conn.commit()
+    finally:
+        conn.close()
+
+
+def test_kill_9_in_the_middle_of_a_backup_leaves_every_earlier_backup_usable(tmp_path):
+    db = tmp_path / "whiteboard.db"
+    env = whiteboard_env(db)
+    backups = tmp_path / "backups"
+    big_database(db, 4)
+    for _ in range(2):
+        assert whiteboard("backup", env=env).returncode == 0
+    earlier = list_backups(backups)
+    assert len(earlier) == 2
+    big_database(db, 200)
+
+    target = backups / "interrupted.db"
+    proc = subprocess.Popen([sys.executable, "-m", "server.cli", "backup", str(target)],
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        first = proc.stderr.readline()  # the first progress line: the copy is under way
+        assert first.startswith("backing up: ") and "100%" not in first, first
+        proc.send_signal(signal.SIGKILL)
+        assert proc.wait(30) == -signal.SIGKILL
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+        proc.stderr.close()
+
+    assert not target.exists()
+    leftovers = [p for p in backups.iterdir() if p.name.startswith(".interrupted.db.tmp-")]
+    assert leftovers, "the backup was not interrupted mid-way"
+    for path in earlier:
+        assert integrity(path) == "ok"
+        check_database(path)
+    # The next backup succeeds and clears what the killed one left behind.
+    done = whiteboard("backup", env=env)
+    assert done.returncode == 0, done.stderr
+    assert sorted(backups.iterdir()) == list_backups(backups)
+    assert len(list_backups(backups)) == 3
+
+
+@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432")
+def test_a_server_on_postgresql_leaves_backups_to_pg_dump(server_factory, tmp_path):
+    with fresh_postgres_database() as url:
+        server = backup_server(server_factory, tmp_path / "pg", WHITEBOARD_DATABASE_URL=url)
+        create_room(server, "Alice")
+        server.stop()
+    lines = [line for line in server.log().splitlines() if "pg_dump" in line]
+    assert len(lines) == 1 and "backups are not taken by the server" in lines[0]
+    assert not (tmp_path / "pg" / "backups").exists()
