@@ -20,7 +20,7 @@ from persistence.rooms import RoomRepository
 from persistence.state_local import LocalState
 from persistence.state_redis import RedisState
 from server import ws
-from server.api import export, health, rooms
+from server.api import export, health, pages, rooms
 from server.auth import TokenService
 from server.backups import run_backups
 from server.config import Settings
@@ -142,4 +142,5 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.include_router(export.router)
     app.include_router(health.router)
     app.include_router(ws.router)
+    app.include_router(pages.router)
     return app
