@@ -39,6 +39,15 @@ _SHAPES = frozenset({"path", "rect", "circle", "ellipse", "line", "polyline", "p
 _GROUPS = frozenset({"g", "a", "switch"})  # switch: every child is tried, not just the first
 _DESCRIPTIVE = frozenset({"title", "desc", "metadata"})  # neither drawn nor counted as skipped
 _GRADIENTS = frozenset({"linearGradient", "radialGradient"})
+_T_WSP = "[ \t\r\n]*+"
+_T_NUM = (
+    r"(?>[-+]?(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+)(?:px|deg|rad|grad|turn)?+"
+)
+_T_ONE = (
+    r"(?:matrix|translate|scale|rotate|skewX|skewY|translateX|translateY|scaleX|scaleY|skew)"
+    rf"{_T_WSP}\({_T_WSP}{_T_NUM}(?:{_T_WSP},?+{_T_WSP}{_T_NUM})*+{_T_WSP}\)"
+)
+_TRANSFORM_RE = re.compile(rf"{_T_WSP}(?:{_T_ONE}(?:{_T_WSP},?+{_T_WSP}{_T_ONE})*+)?+{_T_WSP}")
 _FLOAT_RE = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
 
 
@@ -115,7 +124,7 @@ class _Walker:
             Style(), declared(root, "svg", self.sheet), viewport_diagonal=_diag(viewport)
         )
         if not style.display_none:
-            self._children(root, style, Matrix(root.get("transform", "")), viewport, 1)
+            self._children(root, style, _transform(root.get("transform", "")), viewport, 1)
         return ImportResult(self.paths, self.skipped)
 
     def _children(self, el: Element, style: Style, ctm: Matrix, vp: tuple, depth: int) -> None:
@@ -145,7 +154,7 @@ class _Walker:
         if style.display_none:
             self.skipped += 1
             return
-        ctm = Matrix(el.get("transform", "")) * ctm if "transform" in el.attrib else ctm
+        ctm = _transform(el.attrib["transform"]) * ctm if "transform" in el.attrib else ctm
         if name in _SHAPES:
             self._shape(el, name, style, ctm, vp)
         elif name in _GROUPS:
@@ -254,6 +263,15 @@ class _Walker:
         except ValueError:
             pass
         return r, g, b, a
+
+
+def _transform(text: str) -> Matrix:
+    """A transform list as a Matrix; identity when it is not one (browsers ignore it then).
+
+    Checked first with a linear-time pattern: svgelements' own regex backtracks
+    quadratically on an unclosed `translate(1,translate(1,...`.
+    """
+    return Matrix(text) if _TRANSFORM_RE.fullmatch(text) else Matrix()
 
 
 def _translate(x: float, y: float) -> Matrix:

@@ -172,6 +172,14 @@ def test_many_css_rules_are_capped_and_cached() -> None:
     assert len(result.paths) == 5_000
 
 
+def test_an_unclosed_transform_list_is_ignored_without_quadratic_backtracking() -> None:
+    # svgelements' transform regex alone takes minutes on this (quadratic backtracking)
+    data = f'{SVG_OPEN}<line x2="1" stroke="red" transform="{"translate(1," * 80_000}"/></svg>'
+    assert import_svg(data, max_bytes=LIMIT).paths == [
+        {"d": "M 0 0 L 1 0", "color": "#ff0000", "width": 1}
+    ]
+
+
 def test_deeply_nested_json_in_our_metadata_is_ignored() -> None:
     meta = '<metadata><wb:paths xmlns:wb="urn:x-whiteboard:svg-export:1">'
     data = f'{SVG_OPEN}{meta}{"[" * 100_000}</wb:paths></metadata><line x2="1" stroke="red"/></svg>'
