@@ -30,9 +30,14 @@ export class CursorLayer {
       if (!state || !state.user) return
       const color = colorOf(state.user)
       const name = nameOf(state.user)
-      badges.push(h('span', { class: clientId === me ? 'badge me' : 'badge', style: `--c: ${color}`, title: clientId === me ? `${name} (you)` : name }, initials(name) || '?'))
+      badges.push(h('span', {
+        class: clientId === me ? 'badge me' : 'badge',
+        style: `--c: ${color}`,
+        title: clientId === me ? `${name} (you)` : name
+      }, initials(name) || '?'))
       const cursor = state.cursor
-      if (clientId === me || !cursor || !Number.isFinite(cursor.x) || !Number.isFinite(cursor.y)) return
+      if (clientId === me || !cursor) return
+      if (!Number.isFinite(cursor.x) || !Number.isFinite(cursor.y)) return
       seen.add(clientId)
       let el = this.cursors.get(clientId)
       if (!el) {

@@ -37,7 +37,9 @@ export function forgetSession (roomId) {
 export const lastName = () => localStorage.getItem(NAME_KEY) || ''
 
 function keep (body) {
-  const session = { token: body.token, name: body.user.name, userId: body.user.id, wsUrl: body.ws_url }
+  const session = {
+    token: body.token, name: body.user.name, userId: body.user.id, wsUrl: body.ws_url
+  }
   localStorage.setItem(roomKey(body.room_id), JSON.stringify(session))
   localStorage.setItem(NAME_KEY, body.user.name)
   return session
@@ -60,7 +62,9 @@ async function post (url, body) {
 }
 
 function explain (status, detail) {
-  if (status === 404) return 'This board does not exist. Check the invite link, or start a new board.'
+  if (status === 404) {
+    return 'This board does not exist. Check the invite link, or start a new board.'
+  }
   if (status === 422) return 'Please type a name: 1 to 64 characters.'
   if (typeof detail === 'string') return detail
   return `The server answered ${status}.`

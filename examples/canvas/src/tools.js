@@ -48,7 +48,7 @@ export class Tools {
   }
 
   down (e) {
-    if (e.button !== 0) return
+    if (e.button !== 0 || !e.isPrimary) return
     e.preventDefault()
     this.svg.setPointerCapture(e.pointerId)
     const { tool, color, width } = this.style()
@@ -58,7 +58,8 @@ export class Tools {
       return
     }
     this.stroke = {
-      id: newPathId(), color, width, points: [this.point(e)], ts: 0, pushedAt: 0, timer: null, dirty: true
+      id: newPathId(), color, width, points: [this.point(e)],
+      ts: 0, pushedAt: 0, timer: null, dirty: true
     }
     this.push()
   }
