@@ -109,3 +109,11 @@ class PresenceStore(Protocol):
     async def room_freed(self, room_id: str) -> None:
         """This process let the room go; its live state goes when no process holds it."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class RoomPorts:
+    store: DocumentStore
+    activity: RoomActivity | None = None
+    relay: Relay | None = None
+    presence: PresenceStore | None = None

@@ -14,7 +14,7 @@ from anyio.abc import TaskStatus
 from pycrdt import Doc, YSyncMessageType, merge_updates
 
 from crdt import paths, protocol
-from crdt.awareness import COLOR_RE, Identity, RoomAwareness, color_for
+from crdt.awareness import Identity, RoomAwareness
 from crdt.client import Client
 from crdt.errors import (
     CloseConnection,
@@ -25,15 +25,12 @@ from crdt.errors import (
 )
 from crdt.ports import (
     ConnectionClosed,
-    DocumentStore,
-    PresenceEntry,
-    PresenceStore,
-    Relay,
     RelayKind,
     RelayMessage,
-    RoomActivity,
+    RoomPorts,
     Transport,
 )
+from crdt.presence import PresenceReporter, presence_entries
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.room")
@@ -69,14 +66,6 @@ class RoomConfig:
     store_retry_s: float = 1.0
 
 
-@dataclass(frozen=True, slots=True)
-class RoomPorts:
-    store: DocumentStore
-    activity: RoomActivity | None = None
-    relay: Relay | None = None
-    presence: PresenceStore | None = None
-
-
 class Room:
     def __init__(
         self,
@@ -108,7 +97,18 @@ class Room:
         self._capturing: Origin | None = None
         self._covered: list[int] = []  # log entries the document holds since the last snapshot
         self._dirty = False
-        self._presence_changed = anyio.Event()
+        self._presence = (
+            PresenceReporter(
+                room_id,
+                ports.presence,
+                ports.activity,
+                lambda: presence_entries(self.clients, self.awareness),
+                min_interval_s=self.config.batch_interval_s,
+                refresh_s=self.config.presence_refresh_s,
+            )
+            if ports.presence is not None
+            else None
+        )
         self._scope: anyio.CancelScope | None = None
         self._subscriptions: tuple[object, ...] = ()
 
@@ -139,8 +139,8 @@ class Room:
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._batch_loop)
                     tg.start_soon(self._clock_loop)
-                    if self._ports.presence is not None:
-                        tg.start_soon(self._presence_loop)
+                    if self._presence is not None:
+                        tg.start_soon(self._presence.run)
                     if relayed is not None:
                         tg.start_soon(self._relay_loop, relayed)
 
@@ -191,7 +191,7 @@ class Room:
         everyone = self.awareness.full_update()
         if everyone is not None:
             client.enqueue(protocol.awareness(everyone))
-        self._presence_changed.set()
+        self._presence_changed()
         await self._report_activity(client)
         try:
             async with anyio.create_task_group() as tg:
@@ -206,7 +206,7 @@ class Room:
             client.close_outbox()
             self.awareness.remove_owner(client)
             self._open_window()
-            self._presence_changed.set()
+            self._presence_changed()
             if not self.clients:
                 self.idle_since = time.monotonic()
             with anyio.CancelScope(shield=True):
@@ -351,7 +351,7 @@ class Room:
         everything, own = self.awareness.take_pending()
         if everything is not None:
             self._broadcast(protocol.awareness(everything))
-            self._presence_changed.set()
+            self._presence_changed()
         await self._publish(merged_local, seq, own)
         return True
 
@@ -440,45 +440,9 @@ class Room:
     def active_user_ids(self) -> set[str]:
         return {client.identity.user_id for client in self.clients}
 
-    def presence(self) -> list[PresenceEntry]:
-        """This process's connected users, each with their latest cursor."""
-        entries = []
-        now_wall, now_mono = time.time(), time.monotonic()
-        for client in self.clients:
-            state, changed = self.awareness.state_of(client)
-            user = (state or {}).get("user") or {}
-            color = user.get("color")
-            cursor = (state or {}).get("cursor")
-            entries.append(
-                PresenceEntry(
-                    user_id=client.identity.user_id,
-                    name=client.identity.name,
-                    color=color if isinstance(color, str) and COLOR_RE.match(color)
-                    else color_for(client.identity.user_id),
-                    cursor=(float(cursor["x"]), float(cursor["y"])) if cursor else None,
-                    last_active_at=now_wall - (now_mono - (changed or client.connected_at)),
-                )
-            )
-        return entries
-
-    async def _presence_loop(self) -> None:
-        presence = self._ports.presence
-        assert presence is not None
-        reported = -1
-        while True:
-            with anyio.move_on_after(self.config.presence_refresh_s):
-                await self._presence_changed.wait()
-            self._presence_changed = anyio.Event()
-            try:
-                await presence.set_users(self.id, self.presence())
-                count = len({user.user_id for user in await presence.users(self.id)})
-                if count != reported and self._ports.activity is not None:
-                    await self._ports.activity.active_users_changed(room_id=self.id, count=count)
-                reported = count
-            except Exception:
-                log.warning("presence update failed", extra={"room": self.id}, exc_info=True)
-            # At most one write per batch window, however busy the cursors are.
-            await anyio.sleep(self.config.batch_interval_s)
+    def _presence_changed(self) -> None:
+        if self._presence is not None:
+            self._presence.changed()
 
     async def _report_activity(self, client: Client) -> None:
         activity = self._ports.activity

@@ -14,8 +14,8 @@ from crdt.awareness import Identity
 from crdt.boards import board_paths
 from crdt.errors import CloseConnection, RoomNotFound
 from crdt.paths import PathEntry
-from crdt.ports import Transport
-from crdt.room import Room, RoomConfig, RoomPorts, RoomState
+from crdt.ports import RoomPorts, Transport
+from crdt.room import Room, RoomConfig, RoomState
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.rooms")

@@ -11,7 +11,8 @@ from anyio import to_thread
 from fastapi import FastAPI
 from sqlalchemy import Engine, text
 
-from crdt.room import RoomConfig, RoomPorts
+from crdt.ports import RoomPorts
+from crdt.room import RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
 from persistence.db import create_db_engine
 from persistence.documents import SqlDocumentStore

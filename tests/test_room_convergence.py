@@ -17,7 +17,8 @@ from pycrdt import Doc, YSyncMessageType, create_update_message, handle_sync_mes
 
 from crdt import paths
 from crdt.awareness import Identity
-from crdt.room import Room, RoomConfig, RoomPorts
+from crdt.ports import RoomPorts
+from crdt.room import Room, RoomConfig
 from tests.inprocess import MemoryStore, connection_pair
 
 KEYS = ["a", "b", "c"]
