@@ -17,14 +17,12 @@ from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
 from .paths import PathEntry, invalid_reason
-from .svg_pathdata import iter_commands, path_bounds
+from .svg_pathdata import path_bounds
 from .svg_xml import SVG_NS, WHITEBOARD_NS, local_name
 
-MAX_WIDTH = 1000.0
 MARGIN = 16  # user units around the drawing
 EMPTY_VIEWBOX = (0, 0, 800, 600)
 _HEX8_RE = re.compile(r"#[0-9a-fA-F]{8}")
-_COLOR_RE = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
 _PATH_ATTRS = frozenset(
     {"d", "fill", "stroke", "stroke-opacity", "stroke-width", "stroke-linecap", "stroke-linejoin"}
 )
@@ -156,25 +154,7 @@ def is_pristine_export(root: Element, versions: list[dict[str, Any]]) -> bool:
 
 
 def _valid_version(version: dict[str, Any]) -> bool:
-    try:
-        return invalid_reason("svg-import", {**version, "ts": 0.0}) is None
-    except NotImplementedError:
-        return _valid_version_fallback(version)
-
-
-def _valid_version_fallback(version: dict[str, Any]) -> bool:
-    # The same rules as crdt/paths.invalid_reason, for as long as that is a stub.
-    d, color, width = version["d"], version["color"], version["width"]
-    if not isinstance(d, str) or not isinstance(color, str) or not _COLOR_RE.fullmatch(color):
-        return False
-    if isinstance(width, bool) or not isinstance(width, int | float):
-        return False
-    if not (0 < width <= MAX_WIDTH):
-        return False
-    try:
-        return len(list(iter_commands(d))) > 0  # read to the end: errors come late
-    except ValueError:
-        return False
+    return invalid_reason("svg-import", {**version, "ts": 0.0}) is None
 
 
 def _num(x: float) -> str:

@@ -29,8 +29,10 @@ from xml.etree.ElementTree import Element
 
 from svgelements import Circle, CubicBezier, Ellipse, Matrix, Path, QuadraticBezier, Rect, Viewbox
 
-from .svg_export import MAX_WIDTH, exported_versions, is_pristine_export
-from .svg_pathdata import poly_d, to_d
+from .pathdata import is_path_data
+from .paths import MAX_WIDTH, invalid_reason
+from .svg_export import exported_versions, is_pristine_export
+from .svg_pathdata import poly_d, to_d, valid_prefix
 from .svg_style import RGBA, Paint, Style, StyleSheet, compute, declared, parse_color, parse_length
 from .svg_xml import XLINK_NS, SvgError, local_name, parse_svg_xml
 
@@ -48,7 +50,7 @@ _T_ONE = (
     rf"{_T_WSP}\({_T_WSP}{_T_NUM}(?:{_T_WSP},?+{_T_WSP}{_T_NUM})*+{_T_WSP}\)"
 )
 _TRANSFORM_RE = re.compile(rf"{_T_WSP}(?:{_T_ONE}(?:{_T_WSP},?+{_T_WSP}{_T_ONE})*+)?+{_T_WSP}")
-_FLOAT_RE = re.compile(r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_FLOAT_RE = re.compile(r"(?>[-+]?+(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+)")
 
 
 @dataclass
@@ -199,10 +201,11 @@ class _Walker:
             d = to_d(path, ctm)
         elif path is not None:
             d = poly_d(path[0], path[1], ctm)
-        if d is None or paint is None:
-            self.skipped += 1
+        entry = {"d": d, "color": paint[0], "width": paint[1]} if d and paint else None
+        if entry is None or invalid_reason("imported", {**entry, "ts": 0.0}) is not None:
+            self.skipped += 1  # nothing drawn, or too long a path for a stroke
             return
-        self.paths.append({"d": d, "color": paint[0], "width": paint[1]})
+        self.paths.append(entry)
 
     def _paint(self, style: Style, ctm: Matrix, *, fillable: bool) -> tuple[str, float] | None:
         """Stroke colour and width of a shape: its stroke, else its fill as an outline."""
@@ -271,7 +274,12 @@ def _transform(text: str) -> Matrix:
     Checked first with a linear-time pattern: svgelements' own regex backtracks
     quadratically on an unclosed `translate(1,translate(1,...`.
     """
-    return Matrix(text) if _TRANSFORM_RE.fullmatch(text) else Matrix()
+    if _TRANSFORM_RE.fullmatch(text):
+        try:
+            return Matrix(text)
+        except (ValueError, TypeError, IndexError, OverflowError, ZeroDivisionError):
+            pass  # wrong argument counts, rotate(1e999)...
+    return Matrix()
 
 
 def _translate(x: float, y: float) -> Matrix:
@@ -284,7 +292,7 @@ def _href(el: Element) -> str | None:
 
 
 def _diag(vp: tuple) -> float:
-    return math.sqrt((vp[0] ** 2 + vp[1] ** 2) / 2)
+    return math.hypot(vp[0], vp[1]) / math.sqrt(2)  # never overflows: inf at worst
 
 
 def _viewbox(el: Element) -> Viewbox | None:
@@ -354,11 +362,15 @@ def _geometry(el: Element, name: str, vp: tuple) -> Path | tuple[list, bool] | N
 
 
 def _parse_d(d: str) -> Path | None:
+    # svgelements is lenient (it draws "L 1 1" without a moveto, and can fail
+    # oddly on broken input): it only ever sees valid path data, cut as SVG says
+    # at the first error.
+    if not is_path_data(d):
+        d = valid_prefix(d)
+        if not is_path_data(d):
+            return None
     path = Path()
-    try:
-        path.parse(d)
-    except (ValueError, IndexError):
-        pass  # as SVG says: draw the path up to the first error
+    path.parse(d)
     # svgelements reflects the previous control point for S after Q or T after C;
     # SVG reflects only a control point of the same kind of curve.
     prev = None

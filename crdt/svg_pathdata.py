@@ -9,16 +9,17 @@ from collections.abc import Iterator
 from svgelements import Arc, Close, CubicBezier, Line, Matrix, Move, Path, Point, QuadraticBezier
 
 _ARITY = {"M": 2, "L": 2, "H": 1, "V": 1, "C": 6, "S": 4, "Q": 4, "T": 2, "A": 7, "Z": 0}
-_WSP = "[ \t\r\n]*"
-_NUM = r"[-+]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?"
+# Possessive and atomic: no backtracking into numbers or white space (linear time).
+_WSP = "[ \t\r\n]*+"
+_NUM = r"(?>[-+]?+(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[0-9]++)?+)"
 _CMD_RE = re.compile(rf"{_WSP}([MmZzLlHhVvCcSsQqTtAa])")
 _FIRST_NUM_RE = re.compile(rf"{_WSP}({_NUM})")
-_NEXT_NUM_RE = re.compile(rf"{_WSP},?{_WSP}({_NUM})")
-_FLAG_RE = re.compile(rf"{_WSP},?{_WSP}([01])")
+_NEXT_NUM_RE = re.compile(rf"{_WSP},?+{_WSP}({_NUM})")
+_FLAG_RE = re.compile(rf"{_WSP},?+{_WSP}([01])")
 _SPACE_RE = re.compile(_WSP)
 _NUM_RE = re.compile(_NUM)
 # Absolute M/L/C/Q/Z only (what import writes): every number is an x or a y, in turn.
-_XY_ONLY_RE = re.compile(r"[MLCQZ0-9.eE+\- ,\t\r\n]*")
+_XY_ONLY_RE = re.compile(r"[MLCQZ0-9.eE+\- ,\t\r\n]*+")
 
 
 def fmt(x: float) -> str:
@@ -119,6 +120,22 @@ def _floor3(r: float) -> float:
 
 def iter_commands(d: str) -> Iterator[tuple[str, list[float]]]:
     """(command, args) of SVG 1.1 path data, implicit repeats split out; ValueError on error."""
+    for cmd, args, _ in _commands(d):
+        yield cmd, args
+
+
+def valid_prefix(d: str) -> str:
+    """The leading part of `d` made of whole commands: SVG draws a path up to its first error."""
+    end = 0
+    try:
+        for command in _commands(d):
+            end = command[2]
+    except ValueError:
+        pass
+    return d[:end]
+
+
+def _commands(d: str) -> Iterator[tuple[str, list[float], int]]:
     pos = _SPACE_RE.match(d).end()  # type: ignore[union-attr]
     first = True
     while pos < len(d):
@@ -147,7 +164,7 @@ def iter_commands(d: str) -> Iterator[tuple[str, list[float]]]:
                 pos = a.end()
             else:
                 # after the first pair, a moveto's extra pairs are linetos
-                yield (cmd if group == 0 or up != "M" else chr(ord(cmd) - 1)), args
+                yield (cmd if group == 0 or up != "M" else chr(ord(cmd) - 1)), args, pos
                 group += 1
                 continue
             break

@@ -27,8 +27,10 @@ _PROPS = frozenset(
         "color", "display", "visibility", "vector-effect", "stop-color", "stop-opacity",
     }
 )  # fmt: skip
-_NUMBER = r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?"
-_LENGTH_RE = re.compile(rf"\s*({_NUMBER})\s*(px|pt|pc|mm|cm|in|em|ex|%)?\s*", re.ASCII)
+# Possessive and atomic throughout: a backtracking number pattern is quadratic
+# on a long run of digits that ends badly, and these read untrusted attributes.
+_NUMBER = r"(?>[-+]?+(?:\d++\.?+\d*+|\.\d++)(?:[eE][-+]?+\d++)?+)"
+_LENGTH_RE = re.compile(rf"\s*+({_NUMBER})\s*+(px|pt|pc|mm|cm|in|em|ex|%)?+\s*+", re.ASCII)
 _UNIT_PX = {None: 1.0, "px": 1.0, "pt": 4 / 3, "pc": 16.0, "mm": 96 / 25.4, "cm": 96 / 2.54,
             "in": 96.0, "em": 16.0, "ex": 8.0}  # fmt: skip
 # svgelements 1.9.6 has a wrong aliceblue and lacks the CSS 4 keyword.
@@ -38,8 +40,8 @@ _KEYWORD_FIXES: dict[str, RGBA] = {
 }
 _HEX_RE = re.compile(r"#([0-9a-fA-F]{3,4}|[0-9a-fA-F]{6}|[0-9a-fA-F]{8})", re.ASCII)
 _FUNC_RE = re.compile(r"(rgba?|hsla?)\(([^()]*)\)", re.ASCII | re.IGNORECASE)
-_URL_RE = re.compile(r"url\(\s*['\"]?#([^'\")]+)['\"]?\s*\)\s*(.*)", re.DOTALL)
-_SELECTOR_RE = re.compile(r"([A-Za-z][\w-]*|\*)?((?:[.#][\w-]+)*)", re.ASCII)
+_URL_RE = re.compile(r"url\(\s*+['\"]?+#([^'\")]++)['\"]?+\s*+\)\s*+(.*)", re.DOTALL)
+_SELECTOR_RE = re.compile(r"([A-Za-z][\w-]*+|\*)?+((?:[.#][\w-]++)*+)", re.ASCII)
 
 
 def parse_length(value: str, *, percent_of: float) -> float | None:
@@ -48,9 +50,8 @@ def parse_length(value: str, *, percent_of: float) -> float | None:
     if m is None:
         return None
     amount, unit = float(m.group(1)), m.group(2)
-    if unit == "%":
-        return amount * percent_of / 100
-    return amount * _UNIT_PX[unit]
+    x = amount * percent_of / 100 if unit == "%" else amount * _UNIT_PX[unit]
+    return x if math.isfinite(x) else None
 
 
 def parse_number(value: str) -> float | None:
@@ -59,6 +60,8 @@ def parse_number(value: str) -> float | None:
     if m is None or m.group(2) not in (None, "%"):
         return None
     x = float(m.group(1))
+    if not math.isfinite(x):
+        return None
     return x / 100 if m.group(2) == "%" else x
 
 
@@ -125,7 +128,7 @@ def parse_paint(value: str) -> Paint | bool:
         if m is None:
             return False
         fallback = parse_paint(m.group(2)) if m.group(2).strip() else False
-        return ("url", m.group(1), fallback)
+        return ("url", m.group(1).strip(), fallback)
     color = parse_color(v)
     return False if color is None else color
 

@@ -86,10 +86,7 @@ def test_autoware_paths_we_skip_are_exactly_the_moveto_only_ones() -> None:
 @pytest.mark.parametrize("name", sorted(FIXTURE_COUNTS))
 def test_every_imported_entry_is_a_valid_path_version(name: str) -> None:
     for entry in import_svg(fixture(name), max_bytes=5 << 20).paths:
-        try:
-            reason = invalid_reason("imported-1", {**entry, "ts": 1.0})
-        except NotImplementedError:
-            pytest.skip("crdt/paths.py invalid_reason is still a stub")
+        reason = invalid_reason("imported-1", {**entry, "ts": 1.0})
         assert reason is None, (reason, entry)
 
 
