@@ -16,6 +16,7 @@ import os
 import re
 import secrets
 import sqlite3
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,9 +28,9 @@ from typing import IO
 REQUIRED_TABLES = ("room", "path", "user_session", "doc_update", "doc_snapshot", "alembic_version")
 BACKUP_NAME = re.compile(r"^whiteboard-\d{8}T\d{12}Z(-\d+)?\.db$")
 TEMP_NAME = re.compile(r"^\..+\.(tmp|restore)-(?P<pid>\d+)-[0-9a-f]{8}(-journal)?$")
-STEP_PAGES = 1024  # 4 MiB a step with SQLite's default 4 KiB pages
+PROGRESS_EVERY_S = 0.1
 
-Progress = Callable[[int, int], None]  # (pages copied, pages in all)
+Progress = Callable[[int, int], None]  # (bytes written, bytes expected)
 
 
 class BackupError(Exception):
@@ -89,8 +90,8 @@ def backup_sqlite(
 ) -> BackupInfo:
     """Copy the live database to `dest` as one consistent point in time, checked, atomically.
 
-    Writers are never blocked (WAL mode): the copy reads inside one read transaction, so
-    SQLite's step-wise backup never restarts however busy the server is.
+    Writers are never blocked (WAL mode): the copy is one read transaction.
+    `should_stop` is polled while copying; when it says so the copy ends in BackupError.
     """
     started = time.monotonic()
     if not db_path.is_file():
@@ -116,27 +117,45 @@ def _copy(
     progress: Progress | None,
     should_stop: Callable[[], bool] | None,
 ) -> None:
-    def step(_status: int, remaining: int, total: int) -> None:
-        if should_stop is not None and should_stop():
-            raise BackupError("backup stopped")
-        if progress is not None:
-            progress(total - remaining, total)
-
+    """`VACUUM INTO`: one read transaction (one point in time, writers never blocked in WAL
+    mode), and a compact file: the free pages that snapshots leave behind are not copied.
+    SQLite's step-wise backup API copies them all (a third of a 20,000-path database), and
+    restarts whenever another connection commits unless a read transaction is held open.
+    """
     src = sqlite3.connect(source, isolation_level=None, timeout=30, check_same_thread=False)
+    stopped = threading.Event()
+    finished = threading.Event()
+
+    def watch(expected: int) -> None:
+        # VACUUM INTO reports nothing while it runs: the growing file is the progress.
+        while not finished.wait(PROGRESS_EVERY_S):
+            if should_stop is not None and should_stop():
+                stopped.set()
+                src.interrupt()
+                return
+            if progress is not None:
+                with contextlib.suppress(FileNotFoundError):
+                    if size := target.stat().st_size:
+                        progress(min(size, expected), expected)
+
     try:
-        # Pin one read snapshot for the whole copy. Without it, SQLite restarts the copy
-        # whenever another connection commits, and a busy server would starve it forever.
-        src.execute("BEGIN")
-        src.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        dst = sqlite3.connect(target, isolation_level=None, check_same_thread=False)
+        page_size, pages, free = (
+            src.execute(f"PRAGMA {name}").fetchone()[0]
+            for name in ("page_size", "page_count", "freelist_count")
+        )
+        expected = max(1, (pages - free) * page_size)
+        watcher = threading.Thread(target=watch, args=(expected,), name="backup-progress")
+        watcher.start()
         try:
-            src.backup(dst, pages=STEP_PAGES, progress=step)
-            # One self-contained file: the copy carries the WAL flag of its source.
-            dst.execute("PRAGMA journal_mode=DELETE").fetchone()
+            src.execute("VACUUM INTO ?", (str(target),))
         finally:
-            dst.close()
-        src.execute("COMMIT")
+            finished.set()
+            watcher.join()
+        if progress is not None:
+            progress(expected, expected)
     except sqlite3.Error as exc:
+        if stopped.is_set():
+            raise BackupError("backup stopped") from None
         raise BackupError(f"copying {source} failed: {exc}") from None
     finally:
         src.close()

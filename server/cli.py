@@ -88,9 +88,10 @@ class _Progress:
     def __call__(self, done: int, total: int) -> None:
         percent = 100 * done // max(total, 1)
         if self._tty and percent != self._shown:
-            print(f"\r{self._verb}: {percent:3d}%", end="", file=sys.stderr, flush=True)
+            print(f"\r{self._verb}: {percent:3d}% of {total / 1e6:.1f} MB", end="",
+                  file=sys.stderr, flush=True)
         elif not self._tty and (percent >= self._shown + 10 or (percent == 100 > self._shown)):
-            print(f"{self._verb}: {percent}% of {total} pages", file=sys.stderr, flush=True)
+            print(f"{self._verb}: {percent}% of {total / 1e6:.1f} MB", file=sys.stderr, flush=True)
         else:
             return
         self._shown = percent
