@@ -279,7 +279,7 @@ def hold_exclusive(db_path: Path) -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             raise DatabaseInUse(
-                f"{db_path} is in use by a running server; stop it first"
+                f"{db_path} is in use by a running server (or a backup); stop it first"
             ) from None
         # Belt and braces for programs that do not take our lock (an older server, the
         # sqlite3 shell): one that is writing right now holds SQLite's own write lock.

@@ -133,6 +133,23 @@ async def test_a_live_backup_restores_into_a_fresh_data_folder_with_every_path_i
         assert b.board() == expected
 
 
+async def test_a_failed_backup_is_logged_and_retried_and_the_server_goes_on(
+    server_factory, tmp_path
+):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    blocker = folder / "backups"
+    blocker.write_text("a file where the backup folder should be")
+    server = backup_server(server_factory, folder)
+    await until(lambda: "backup failed; will retry next interval" in server.log())
+    room = create_room(server, "Alice")  # the server is unaffected
+    assert not backups_logged(server)
+
+    blocker.unlink()
+    await until(lambda: len(backups_logged(server)) == 1)
+    assert rows(backups_logged(server)[0], "select id from room") == [(room.room_id,)]
+
+
 def big_database(path: Path, megabytes: int) -> None:
     """A database with our schema and `megabytes` of update log (written directly, quickly)."""
     done = whiteboard("migrate", env=whiteboard_env(path))
