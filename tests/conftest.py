@@ -64,7 +64,7 @@ class ServerProcess:
     def ws_base(self) -> str:
         return f"ws://127.0.0.1:{self.port}/ws"
 
-    def start(self, timeout: float = 20.0) -> ServerProcess:
+    def start(self, timeout: float = 60.0) -> ServerProcess:
         self.port = self.port or free_port()
         env = {**os.environ, **self.env}
         env.setdefault("WHITEBOARD_DATABASE_URL", f"sqlite:///{self.data_dir / 'whiteboard.db'}")

@@ -107,8 +107,8 @@ async def test_a_client_that_does_not_read_is_closed_and_the_room_goes_on(server
             for i in range(40):
                 await w.draw(f"big{i}", {**STROKE, "d": big})
                 await anyio.sleep(0.11)
-            await r.wait_for(lambda: len(r.board()) == 40, timeout=20)
-            with anyio.fail_after(10):
+            await r.wait_for(lambda: len(r.board()) == 40, timeout=60)
+            with anyio.fail_after(30):
                 while metric(server, "whiteboard_clients_kicked_slow_total") < 1:
                     await anyio.sleep(0.1)
             assert metric(server, "whiteboard_clients_connected") == 2
