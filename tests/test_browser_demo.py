@@ -19,12 +19,15 @@ JS_DIR = Path(__file__).with_name("js")
 CHROMIUM = os.environ.get("WHITEBOARD_CHROMIUM", "/usr/bin/chromium")
 
 
-def run_browser(base_url: str, out_dir: Path) -> dict:
+def require_chromium() -> None:
     if not Path(CHROMIUM).is_file():
         pytest.fail(
             f"Chromium is not installed at {CHROMIUM}; the browser test needs it: "
             "apt-get install -y chromium (CI's .ci/run does this)"
         )
+
+
+def run_browser(base_url: str, out_dir: Path) -> dict:
     done = subprocess.run(
         [shutil.which("node") or "node", str(JS_DIR / "browser.mjs"), base_url, str(out_dir)],
         cwd=JS_DIR,
@@ -45,6 +48,7 @@ def run_browser(base_url: str, out_dir: Path) -> dict:
 def test_invite_link_opens_a_board_where_two_people_draw_see_cursors_and_erase(
     server_factory, tmp_path: Path
 ) -> None:
+    require_chromium()
     server = server_factory()
     result = run_browser(server.base_url, tmp_path)
 

@@ -74,7 +74,11 @@ async function run (browser) {
   result.alice_strokes = await strokeList(alice)
 
   step("bob sees alice's strokes")
-  await strokes(bob).nth(1).waitFor(WAIT)
+  // Bob may first see a stroke part-drawn (a version pushed while Alice drew): wait for the last.
+  await bob.waitForFunction(
+    ds => [...document.querySelectorAll('svg.board path.ink')].map(el => el.getAttribute('d'))
+      .join('\n') === ds.join('\n'),
+    result.alice_strokes.map(s => s.d), WAIT)
   result.bob_strokes = await strokeList(bob)
 
   step("bob sees alice's cursor label")
