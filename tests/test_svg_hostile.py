@@ -208,3 +208,12 @@ def test_metadata_entries_are_validated_like_any_input() -> None:
 def test_path_data_not_starting_with_a_moveto_draws_nothing() -> None:
     data = f'{SVG_OPEN}<path d="L 10 10 20 20" stroke="red"/></svg>'
     assert import_svg(data, max_bytes=LIMIT).paths == []
+
+
+def test_a_path_too_long_for_a_stroke_once_made_absolute_is_skipped() -> None:
+    # 0.5 MB of relative steps becomes more than the 1,000,000 characters a stroke may hold
+    steps = " l1 1" * 100_000
+    data = f'{SVG_OPEN}<path stroke="red" d="M 0 0{steps}"/><line x2="1" stroke="red"/></svg>'
+    result = import_svg(data, max_bytes=LIMIT)
+    assert [p["d"] for p in result.paths] == ["M 0 0 L 1 0"]
+    assert result.skipped_elements == 1
