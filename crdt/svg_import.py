@@ -9,14 +9,17 @@ survive that way (Excalidraw writes width/height at 2x its viewBox; strokes
 keep the widths people chose). Every other transform is applied: `transform`
 on the shape and its ancestors, `<use>` x/y, nested `<svg>` viewports.
 
-Why a tree walk of our own around svgelements rather than `SVG.parse`:
-`SVG.parse` re-reads the text with the stdlib parser, expands `<use>` with no
-cycle check or size bound (a self-reference recurses without end, nested uses
-grow exponentially), draws the content of `<mask>` as if it were visible, and
-cannot say what it skipped. svgelements does the geometry, which is the hard
-part: transform lists, path data, basic shapes to paths (rounded rects and
-ellipses as exact arcs), and any affine matrix applied exactly to elliptical
-arcs, skew included. svgpathtools was not needed for anything beyond that.
+Geometry library: svgelements (a dependency already) rather than svgpathtools,
+because it also reads transform lists, CSS colour keywords and every basic
+shape (rounded rects, circles and ellipses become exact arcs), which
+svgpathtools leaves to its caller. We use its pieces, not `SVG.parse`: that
+re-reads the text with the stdlib parser, expands `<use>` with no cycle check
+or size bound (a self-reference recurses without end, nested uses grow
+exponentially), draws the content of `<mask>` as if visible, and cannot say
+what it skipped. Where svgelements is wrong we work around it, each noted
+where it happens: arcs under skew or uneven scale (mapped in svg_pathdata),
+S after Q / T after C, lenient or crashing path parsing, a quadratic
+transform regex.
 """
 
 from __future__ import annotations
