@@ -94,8 +94,8 @@ class PresenceEntry:
 class PresenceStore(Protocol):
     """Who is connected to each room, across processes, and which rooms are live."""
 
-    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> None:
-        """This process's connected users in the room (replaces what it said before)."""
+    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> list[PresenceEntry]:
+        """Set this process's connected users in the room; returns every process's users."""
         ...
 
     async def users(self, room_id: str) -> list[PresenceEntry]:

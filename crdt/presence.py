@@ -76,8 +76,8 @@ class PresenceReporter:
             await anyio.sleep(self._min_interval_s)
 
     async def _report(self) -> None:
-        await self._store.set_users(self._room_id, self._entries())
-        count = len({user.user_id for user in await self._store.users(self._room_id)})
+        everyone = await self._store.set_users(self._room_id, self._entries())
+        count = len({user.user_id for user in everyone})
         if count != self._reported_count and self._activity is not None:
             await self._activity.active_users_changed(room_id=self._room_id, count=count)
         self._reported_count = count

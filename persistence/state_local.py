@@ -66,8 +66,9 @@ class LocalState:
 
     # -- PresenceStore ---------------------------------------------------------------------
 
-    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> None:
+    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> list[PresenceEntry]:
         self._users[room_id] = list(users)
+        return list(users)
 
     async def users(self, room_id: str) -> list[PresenceEntry]:
         return list(self._users.get(room_id, []))

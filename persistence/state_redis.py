@@ -145,7 +145,7 @@ class RedisState:
 
     # -- PresenceStore ---------------------------------------------------------------------
 
-    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> None:
+    async def set_users(self, room_id: str, users: list[PresenceEntry]) -> list[PresenceEntry]:
         self._local_users[room_id] = list(users)
         payload = json.dumps([_entry_to_json(u) for u in users])
         async with self._redis.pipeline(transaction=False) as pipe:
@@ -155,6 +155,13 @@ class RedisState:
             pipe.sadd(self._key("room", room_id, "presence"), self.process_id)
             pipe.expire(self._key("room", room_id, "presence"), self._ttl)
             await pipe.execute()
+        everyone = await self.users(room_id)
+        await self._redis.hset(
+            self._key("room", room_id, "meta"),
+            "active_users",
+            len({user.user_id for user in everyone}),
+        )
+        return everyone
 
     async def users(self, room_id: str) -> list[PresenceEntry]:
         try:
