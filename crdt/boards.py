@@ -17,7 +17,7 @@ def new_path_id() -> str:
 
 def board_state(strokes: list[dict[str, Any]], *, now_ms: float) -> bytes:
     """One update holding a register per stroke, each with one version stamped `now_ms`."""
-    doc = Doc()
+    doc: Doc = Doc()
     with doc.transaction(origin="import"):
         for stroke in strokes:
             value = {k: v for k, v in stroke.items() if k != "ts"}
@@ -27,7 +27,7 @@ def board_state(strokes: list[dict[str, Any]], *, now_ms: float) -> bytes:
 
 def board_paths(updates: list[bytes]) -> list[paths.PathEntry]:
     """The winners of a stored board (snapshot + log), ordered by ts."""
-    doc = Doc()
+    doc: Doc = Doc()
     if updates:
         doc.apply_update(merge_updates(*updates) if len(updates) > 1 else updates[0])
     return paths.read_paths(doc)

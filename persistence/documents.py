@@ -9,7 +9,7 @@ from __future__ import annotations
 from anyio import to_thread
 from pycrdt import Doc, merge_updates
 from sqlalchemy import Engine, delete, insert, update
-from sqlmodel import Session, select
+from sqlmodel import Session, col, select
 
 from crdt.paths import PathEntry, read_paths
 from crdt.ports import StoredDocument
@@ -42,18 +42,18 @@ class SqlDocumentStore:
             # left (even an entry that committed late, below the snapshot's mark) is needed.
             rows = session.exec(
                 select(DocUpdate.seq, DocUpdate.data)
-                .where(DocUpdate.room_id == room_id)
-                .order_by(DocUpdate.seq)
+                .where(col(DocUpdate.room_id) == room_id)
+                .order_by(col(DocUpdate.seq))
             ).all()
         updates = ([snap.state] if snap else []) + [data for _, data in rows]
-        return StoredDocument(updates=updates, seqs=[seq for seq, _ in rows])
+        return StoredDocument(updates=updates, seqs=[seq for seq, _ in rows if seq is not None])
 
     def _append(self, room_id: str, data: bytes) -> int:
         now = utcnow()
         with Session(self._engine) as session:
             row = DocUpdate(room_id=room_id, data=data, created_at=now)
             session.add(row)
-            session.exec(update(Room).where(Room.id == room_id).values(last_activity_at=now))
+            session.exec(update(Room).where(col(Room.id) == room_id).values(last_activity_at=now))
             session.commit()
             assert row.seq is not None
             return row.seq
@@ -62,7 +62,7 @@ class SqlDocumentStore:
         with Session(self._engine) as session:
             # Writing the room row first takes the lock (SQLite's writer lock, PostgreSQL's
             # row lock): snapshots of one room from several processes run one at a time.
-            session.exec(update(Room).where(Room.id == room_id).values(id=Room.id))
+            session.exec(update(Room).where(col(Room.id) == room_id).values(id=col(Room.id)))
             snap = session.get(DocSnapshot, room_id)
             if snap is None:
                 snap = DocSnapshot(
@@ -73,23 +73,32 @@ class SqlDocumentStore:
                 snap.upto_seq = max([snap.upto_seq, *covered_seqs])
                 snap.created_at = utcnow()
             session.add(snap)
-            doc = Doc()
+            doc: Doc = Doc()
             doc.apply_update(snap.state)
             entries = read_paths(doc)
-            session.exec(delete(PathRecord).where(PathRecord.room_id == room_id))
+            session.exec(delete(PathRecord).where(col(PathRecord.room_id) == room_id))
             if entries:
                 session.exec(
                     insert(PathRecord),
                     params=[
-                        {"room_id": room_id, "key": p.key, "d": p.d, "color": p.color,
-                         "width": p.width, "ts": p.ts, "deleted": p.deleted}
+                        {
+                            "room_id": room_id,
+                            "key": p.key,
+                            "d": p.d,
+                            "color": p.color,
+                            "width": p.width,
+                            "ts": p.ts,
+                            "deleted": p.deleted,
+                        }
                         for p in entries
                     ],
                 )
             for start in range(0, len(covered_seqs), 500):
                 chunk = covered_seqs[start : start + 500]
                 session.exec(
-                    delete(DocUpdate).where(DocUpdate.room_id == room_id, DocUpdate.seq.in_(chunk))
+                    delete(DocUpdate).where(
+                        col(DocUpdate.room_id) == room_id, col(DocUpdate.seq).in_(chunk)
+                    )
                 )
             session.commit()
 
@@ -99,11 +108,12 @@ class SqlDocumentStore:
                 return None
             rows = session.exec(
                 select(PathRecord)
-                .where(PathRecord.room_id == room_id)
-                .order_by(PathRecord.ts, PathRecord.key)
+                .where(col(PathRecord.room_id) == room_id)
+                .order_by(col(PathRecord.ts), col(PathRecord.key))
             ).all()
             return [
-                PathEntry(key=r.key, ts=r.ts, deleted=r.deleted, d=r.d, color=r.color,
-                          width=r.width)
+                PathEntry(
+                    key=r.key, ts=r.ts, deleted=r.deleted, d=r.d, color=r.color, width=r.width
+                )
                 for r in rows
             ]

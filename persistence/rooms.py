@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 from anyio import to_thread
 from sqlalchemy import Engine, update
-from sqlmodel import Session
+from sqlmodel import Session, col
 
 from persistence.models import DocUpdate, Room, UserSession, utcnow
 
@@ -83,12 +83,12 @@ class RoomRepository:
         with Session(self._engine) as session:
             session.exec(
                 update(UserSession)
-                .where(UserSession.id == user_id)
+                .where(col(UserSession.id) == user_id)
                 .values(last_active_at=utcnow())
             )
             session.commit()
 
     def _set_active_users(self, room_id: str, count: int) -> None:
         with Session(self._engine) as session:
-            session.exec(update(Room).where(Room.id == room_id).values(active_users=count))
+            session.exec(update(Room).where(col(Room.id) == room_id).values(active_users=count))
             session.commit()

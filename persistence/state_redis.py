@@ -17,6 +17,7 @@ import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 import anyio
 from anyio.streams.memory import MemoryObjectSendStream
@@ -168,7 +169,7 @@ class RedisState:
             members = sorted(await self._redis.smembers(self._key("room", room_id, "presence")))
             if not members:
                 return []
-            keys = [self._key("room", room_id, "presence", m.decode()) for m in members]
+            keys = [self._key("room", room_id, "presence", _text(m)) for m in members]
             values = await self._redis.mget(keys)
         except (RedisError, OSError):
             # Redis is away: what this process knows is better than nothing.
@@ -207,7 +208,7 @@ class RedisState:
 
     async def _stream_position(self, room_id: str) -> bytes:
         newest = await self._redis.xrevrange(self._key("room", room_id, "stream"), count=1)
-        return newest[0][0] if newest else b"0-0"
+        return _text(newest[0][0]).encode() if newest else b"0-0"
 
     async def publish(self, room_id: str, message: RelayMessage) -> None:
         stream = self._key("room", room_id, "stream")
@@ -226,7 +227,7 @@ class RedisState:
             raise
         self._publish_failed.discard(room_id)
 
-    def _fields(self, message: RelayMessage) -> dict[str, bytes | str]:
+    def _fields(self, message: RelayMessage) -> dict[Any, Any]:
         return {
             "o": self.process_id,
             "k": message.kind.value,
@@ -245,7 +246,7 @@ class RedisState:
                 continue
             try:
                 await self._resolve_unknown_positions()
-                streams = {
+                streams: dict[Any, Any] = {
                     self._key("room", room_id, "stream"): sub.last_id
                     for room_id, sub in self._subs.items()
                     if sub.last_id is not None
@@ -301,6 +302,10 @@ class RedisState:
             log.warning("relay backlog full; the room will reload from the log")
         except (anyio.ClosedResourceError, anyio.BrokenResourceError):
             pass
+
+
+def _text(value: Any) -> str:
+    return value.decode() if isinstance(value, bytes) else str(value)
 
 
 def _entry_to_json(entry: PresenceEntry) -> dict:

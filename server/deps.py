@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -31,7 +31,7 @@ class Services:
     rooms: RoomManager
     state: LocalState | RedisState
     database_ok: Callable[[], Awaitable[bool]]
-    metrics: CollectorRegistry | None = None
+    metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
 
 def services_of(app) -> Services:

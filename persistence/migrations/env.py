@@ -17,7 +17,10 @@ def run_migrations_online() -> None:
     if connection is not None:
         _run(connection)
         return
-    engine = create_db_engine(config.get_main_option("sqlalchemy.url"))
+    url = config.get_main_option("sqlalchemy.url")
+    if not url:
+        raise SystemExit("no database URL configured")
+    engine = create_db_engine(url)
     with engine.connect() as conn:
         _run(conn)
     engine.dispose()
