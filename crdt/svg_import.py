@@ -230,7 +230,7 @@ class _Walker:
             return None if paint is None else color
         if isinstance(paint[0], int):
             return paint  # type: ignore[return-value]
-        _, ref, fallback = paint  # ("url", id, fallback)
+        _, ref, fallback = paint  # type: ignore[misc,str-unpack]  # ("url", id, fallback)
         server = self.ids.get(ref)
         if server is not None and local_name(server.tag)[1] in _GRADIENTS:
             return self._gradient_color(server)
@@ -344,7 +344,7 @@ def _geometry(el: Element, name: str, vp: tuple) -> Path | tuple[list, bool] | N
         rx = ry if rx is None or rx < 0 else rx
         ry = rx if ry is None or ry < 0 else ry
         rx, ry = min(rx or 0.0, rw / 2), min(ry or 0.0, rh / 2)
-        x, y = length("x", w), length("y", h)
+        x, y = length("x", w) or 0.0, length("y", h) or 0.0
         if rx == 0 or ry == 0:
             return [(x, y), (x + rw, y), (x + rw, y + rh), (x, y + rh)], True
         return Path(Rect(x, y, rw, rh, rx=rx, ry=ry))

@@ -305,7 +305,7 @@ def compute(parent: Style, decl: dict[str, str], *, viewport_diagonal: float) ->
         return parent
     changes.setdefault("display_none", False)  # neither of these two is inherited
     changes.setdefault("non_scaling_stroke", False)
-    return replace(parent, **changes)
+    return replace(parent, **changes)  # type: ignore[arg-type]  # field name -> parsed value
 
 
 @lru_cache(maxsize=4096)
