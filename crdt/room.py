@@ -92,6 +92,7 @@ class Room:
         self._pending_remote: list[bytes] = []  # relayed changes: only sent
         self._deferred_step2: list[tuple[Client, bytes]] = []
         self._flushing = False
+        self._flush_lock = anyio.Lock()
         self._window = anyio.Event()
         self._touched: set[str] = set()
         self._capturing: Origin | None = None
@@ -319,6 +320,11 @@ class Room:
 
         Returns False when storage failed; the changes stay pending and nothing is lost.
         """
+        # One flush at a time: a second caller (closing, clean-up) waits for the first's write.
+        async with self._flush_lock:
+            return await self._flush()
+
+    async def _flush(self) -> bool:
         local, self._pending = self._pending, []
         remote, self._pending_remote = self._pending_remote, []
         deferred, self._deferred_step2 = self._deferred_step2, []

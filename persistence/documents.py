@@ -6,25 +6,33 @@ history when squashing without compression callbacks, and failing to load with t
 
 from __future__ import annotations
 
+import anyio
 from anyio import to_thread
+from anyio.abc import TaskStatus
 from pycrdt import Doc, merge_updates
 from sqlalchemy import Engine, delete, insert, update
 from sqlmodel import Session, col, select
 
 from crdt.paths import PathEntry, read_paths
 from crdt.ports import StoredDocument
+from persistence.log_writer import GroupCommitLog
 from persistence.models import DocSnapshot, DocUpdate, PathRecord, Room, utcnow
 
 
 class SqlDocumentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._log = GroupCommitLog(self._append_many)
+
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
+        """The log writer: run it for group commits (without it, each append commits alone)."""
+        await self._log.run(task_status=task_status)
 
     async def load(self, room_id: str) -> StoredDocument | None:
         return await to_thread.run_sync(self._load, room_id)
 
     async def append(self, room_id: str, update: bytes) -> int:
-        return await to_thread.run_sync(self._append, room_id, update)
+        return await self._log.append(room_id, update)
 
     async def snapshot(self, room_id: str, *, state: bytes, covered_seqs: list[int]) -> None:
         await to_thread.run_sync(self._snapshot, room_id, state, covered_seqs)
@@ -48,15 +56,20 @@ class SqlDocumentStore:
         updates = ([snap.state] if snap else []) + [data for _, data in rows]
         return StoredDocument(updates=updates, seqs=[seq for seq, _ in rows if seq is not None])
 
-    def _append(self, room_id: str, data: bytes) -> int:
+    def _append_many(self, appends: list[tuple[str, bytes]]) -> list[int]:
         now = utcnow()
         with Session(self._engine) as session:
-            row = DocUpdate(room_id=room_id, data=data, created_at=now)
-            session.add(row)
-            session.exec(update(Room).where(col(Room.id) == room_id).values(last_activity_at=now))
+            rows = [
+                DocUpdate(room_id=room_id, data=data, created_at=now) for room_id, data in appends
+            ]
+            session.add_all(rows)
+            session.flush()
+            for room_id in {room_id for room_id, _ in appends}:
+                session.exec(
+                    update(Room).where(col(Room.id) == room_id).values(last_activity_at=now)
+                )
             session.commit()
-            assert row.seq is not None
-            return row.seq
+            return [row.seq for row in rows if row.seq is not None]
 
     def _snapshot(self, room_id: str, state: bytes, covered_seqs: list[int]) -> None:
         with Session(self._engine) as session:

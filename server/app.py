@@ -125,6 +125,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         try:
             async with anyio.create_task_group() as tg:
                 await tg.start(state.run)
+                await tg.start(store.run)
                 await tg.start(manager.run)
                 await tg.start(run_backups, settings, engine)
                 log.info("server ready", extra={"database": engine.url.get_backend_name(),

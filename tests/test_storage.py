@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from pathlib import Path
 
+import anyio
 import pytest
 from pycrdt import Doc
 from sqlalchemy import Engine, func, select
@@ -117,3 +118,33 @@ async def test_rooms_and_sessions_are_recorded(engine):
     assert found is not None and found.active_users == 3
     assert found.created_at.tzinfo is not None
     assert await repository.find_room("00000000-0000-4000-8000-000000000000") is None
+
+
+async def test_concurrent_appends_from_many_rooms_are_group_committed_and_all_kept(engine):
+    repository = RoomRepository(engine)
+    rooms = [await repository.create_room(creator_ip="127.0.0.1") for _ in range(10)]
+    store = SqlDocumentStore(engine)
+    docs = {room.id: Doc() for room in rooms}
+    results: dict[str, list[int]] = {room.id: [] for room in rooms}
+
+    async def writer(room_id: str) -> None:
+        for i in range(20):
+            update = stroke(docs[room_id], f"k{i}", "#000000", 1000 + i)
+            results[room_id].append(await store.append(room_id, update))
+
+    async with anyio.create_task_group() as tg:
+        await tg.start(store.run)
+        async with anyio.create_task_group() as writers:
+            for room in rooms:
+                writers.start_soon(writer, room.id)
+        tg.cancel_scope.cancel()
+    all_seqs = [seq for seqs in results.values() for seq in seqs]
+    assert len(set(all_seqs)) == 200
+    for room in rooms:
+        assert results[room.id] == sorted(results[room.id])  # each room's order is kept
+        stored = await store.load(room.id)
+        assert stored.seqs == results[room.id]
+        replica = Doc()
+        for update in stored.updates:
+            replica.apply_update(update)
+        assert len(paths.read_paths(replica)) == 20
