@@ -200,10 +200,11 @@ class RoomAwareness:
             return None
         return encode_entries([h.encoded for h in self._held.values()])
 
-    def state_of(self, owner: object) -> tuple[dict[str, Any] | None, float | None]:
-        """The newest state a connection owns, and when it last changed."""
-        newest: _Held | None = None
+    def newest_by_owner(self) -> dict[object, tuple[dict[str, Any] | None, float]]:
+        """Each owner's newest state and when it changed, in one pass over the states."""
+        newest: dict[object, _Held] = {}
         for held in self._held.values():
-            if held.owner is owner and (newest is None or held.last_updated > newest.last_updated):
-                newest = held
-        return (newest.state, newest.last_updated) if newest else (None, None)
+            best = newest.get(held.owner)
+            if best is None or held.last_updated > best.last_updated:
+                newest[held.owner] = held
+        return {owner: (held.state, held.last_updated) for owner, held in newest.items()}

@@ -19,8 +19,9 @@ def presence_entries(clients: Iterable[Client], awareness: RoomAwareness) -> lis
     """One entry per connection, with the newest awareness state it owns."""
     entries = []
     now_wall, now_mono = time.time(), time.monotonic()
+    newest = awareness.newest_by_owner()
     for client in clients:
-        state, changed = awareness.state_of(client)
+        state, changed = newest.get(client, (None, None))
         user = (state or {}).get("user") or {}
         color = user.get("color")
         cursor = (state or {}).get("cursor")
