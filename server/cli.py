@@ -38,6 +38,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         port=args.port,
         ws="websockets-sansio",
         ws_max_size=settings.max_message_bytes,
+        ws_per_message_deflate=settings.ws_compression,
         log_config=None,
         # We read X-Forwarded-For ourselves, only from WHITEBOARD_TRUSTED_PROXIES.
         proxy_headers=False,

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     awareness_timeout_s: float = Field(default=30, gt=0)
     heartbeat_s: float = Field(default=15, gt=0)
     presence_ttl_s: float = Field(default=15, gt=0)
+    # Off by default, as in the Node Yjs servers: deflate runs once per client per message
+    # (the same merged update is compressed again for every connection).
+    ws_compression: bool = False
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or one generated once and kept in the data folder."""
