@@ -1,14 +1,30 @@
-"""Self and inclusive time per function from a py-spy raw profile.
+"""Where the server's time goes, from a py-spy raw profile (collapsed stacks).
 
     python bench/runner/hotspots.py bench/results/raw/profile-s1.txt [N]
+
+Prints self time per function, then samples grouped by activity (the first
+rule in CATEGORIES that matches any frame of the stack).
 """
 
 import sys
 from collections import Counter
 
+CATEGORIES = [
+    ("SQL / storage thread (to_thread)", ("WorkerThread.run", "persistence/")),
+    ("batch flush + broadcast", ("Room.flush", "Room._batch_loop", "Room._broadcast")),
+    ("per-client sender (outbox -> websocket send)", ("run_sender", "Room._send_loop", "StarletteTransport.send",
+                                                      "WebSocketsSansIOProtocol.send")),
+    ("awareness apply/encode", ("RoomAwareness", "crdt/awareness.py")),
+    ("document update apply + upkeep", ("_apply_client_update", "Doc.apply_update", "Room._upkeep", "crdt/paths.py")),
+    ("receive path (websocket frame -> message)", ("Room._receive_loop", "StarletteTransport.receive", "data_received",
+                                                   "WebSocket.receive", "decode_message")),
+    ("HTTP / ASGI plumbing", ("fastapi/", "starlette/", "uvicorn/protocols/http")),
+    ("asyncio event loop (scheduling, epoll, callbacks)", ("asyncio/", "Runner.run", "anyio/")),
+]
+
 
 def main(path: str, n: int = 25) -> None:
-    self_t, incl_t, total = Counter(), Counter(), 0
+    self_t, cats, total = Counter(), Counter(), 0
     for line in open(path):
         stack, _, count = line.rstrip("\n").rpartition(" ")
         if not stack:
@@ -17,20 +33,19 @@ def main(path: str, n: int = 25) -> None:
         total += c
         frames = stack.split(";")
         self_t[frames[-1]] += c
-        for f in set(frames):
-            incl_t[f] += c
-    print(f"{total} samples")
-    print("self:")
+        for name, keys in CATEGORIES:
+            if any(k in f for f in frames for k in keys):
+                cats[name] += c
+                break
+        else:
+            cats["other"] += c
+    print(f"{total} samples (GIL-holding only)")
+    print("by activity:")
+    for name, c in cats.most_common():
+        print(f"  {100 * c / total:5.1f}%  {name}")
+    print("self time, top functions:")
     for f, c in self_t.most_common(n):
         print(f"  {100 * c / total:5.1f}%  {f}")
-    print("inclusive (project code):")
-    shown = 0
-    for f, c in incl_t.most_common():
-        if any(k in f for k in ("crdt/", "server/", "persistence/")):
-            print(f"  {100 * c / total:5.1f}%  {f}")
-            shown += 1
-            if shown >= n:
-                break
 
 
 if __name__ == "__main__":

@@ -186,18 +186,24 @@ def chart(doc: dict, png: Path) -> None:
 
     rows = doc["summary"]
     scenarios = [s for s in doc["meta"]["scenarios"] if any(r["scenario"] == s for r in rows)]
-    fig, axes = plt.subplots(len(scenarios), 3, figsize=(16, 3.4 * len(scenarios)), squeeze=False)
+    fig, axes = plt.subplots(len(scenarios), 4, figsize=(20, 3.4 * len(scenarios)), squeeze=False)
     pct_labels = ["p50", "p95", "p99"]
     for i, s in enumerate(scenarios):
         rs = [r for r in rows if r["scenario"] == s]
-        title = rs[0]["title"]
+        axes[i][0].set_ylabel(f"{s}: " + rs[0]["title"].split(":", 1)[-1].strip(), fontsize=8)
         if s == "S4":
             groups = [("one at a time p50", "one_p50"), ("10 at once p50", "ten_p50"), ("10 at once max", "ten_max")]
             _bars(axes[i][0], rs, groups, f"{s} cold join: time to hold all paths (ms, log)", log=True)
             _bars(axes[i][1], rs, [("RSS after preload", "rss_preload"), ("peak RSS", "rss")], f"{s} server memory (MB)")
             _bars(axes[i][2], rs, [("server CPU-s, 13 joins", "cpu_s")], f"{s} server CPU seconds for the joins")
+            _bars(axes[i][3], rs, [("first join", "first_join")], f"{s} first join after the preload (ms)")
             continue
-        _bars(axes[i][0], rs, [(p, f"path_{p}") for p in pct_labels], f"{s} path latency (ms, log)", log=True)
+        if any(r.get("path_p50") is not None for r in rs):
+            _bars(axes[i][0], rs, [(p, f"path_{p}") for p in pct_labels], f"{s} path latency (ms, log)", log=True)
+        else:
+            axes[i][0].text(0.5, 0.5, f"{s}: no writes", transform=axes[i][0].transAxes, ha="center")
+            axes[i][0].set_xticks([])
+            axes[i][0].set_yticks([])
         _bars(axes[i][1], rs, [(p, f"cur_{p}") for p in pct_labels], f"{s} cursor latency (ms, log)", log=True)
         ax = axes[i][2]
         _bars(ax, rs, [("server CPU %", "cpu_pct")], f"{s} server CPU % (labels: path upd/s delivered, failures)")
@@ -211,10 +217,12 @@ def chart(doc: dict, png: Path) -> None:
             if label:
                 ax.annotate(label.strip(), ((j - (len(rs) - 1) / 2) * width, r.get("cpu_pct") or 0),
                             ha="center", va="bottom", fontsize=7)
-        axes[i][0].set_ylabel(title, fontsize=8)
-    fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, median of {doc['meta']['repeats']} run(s)")
+        _bars(axes[i][3], rs, [("msgs in / client / s", "msgs_in")], f"{s} messages received per client per second (log)",
+              log=True)
+    fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, {doc['meta']['duration_s']:.0f} s per run, "
+                 f"median of {doc['meta']['repeats']} run(s); server on 1 core")
     fig.tight_layout()
-    fig.savefig(png, dpi=90)
+    fig.savefig(png, dpi=80)
     plt.close(fig)
 
 
@@ -225,16 +233,11 @@ def _bars(ax, rs, groups, title, log=False):
         xs = [g + (j - (n - 1) / 2) * width for g in range(len(groups))]
         ys = [r.get(k) or 0 for _, k in groups]
         ax.bar(xs, ys, width, label=r["name"], color=COLORS.get(r["peer"], None))
-        for x, y, (_, k) in zip(xs, ys, groups):
-            if r.get(k) is None:
-                ax.text(x, 0, "n/a", ha="center", va="bottom", fontsize=6, rotation=90)
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([g for g, _ in groups], fontsize=8)
     ax.set_title(title, fontsize=9)
     if log and any((r.get(k) or 0) > 0 for r in rs for _, k in groups):
         ax.set_yscale("log")
-    elif log:
-        ax.text(0.5, 0.5, "no data (no writes in this scenario)", transform=ax.transAxes, ha="center", fontsize=8)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=7)
 

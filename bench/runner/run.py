@@ -136,6 +136,8 @@ def one_run(peer: str, scenario: str, rep: int, args, profile_to: Path | None = 
     tag = f"{scenario}-{peer}-{rep}" + ("-profile" if profile_to else "")
     log_path = RAW / f"{tag}.server.log"
     busy_before = servers.wait_quiet()
+    # Ours runs from the work tree (pip install -e), which may change between runs.
+    version = report.git_head() if peer == "ours" else None
     t0 = time.monotonic()
     try:
         server = servers.start(peer, log_path)
@@ -155,6 +157,8 @@ def one_run(peer: str, scenario: str, rep: int, args, profile_to: Path | None = 
     result["server_exited_during_run"] = result.get("server_exit") is not None
     result["wall_s"] = round(time.monotonic() - t0, 1)
     result["machine_busy_before"] = round(busy_before, 3)
+    if version:
+        result["ours_version"] = version
     if rc not in (0, -15, 143, None) and result.get("server_exit") is not None:
         result.setdefault("error", f"server exited with {rc} during the run")
     return result
@@ -171,8 +175,8 @@ def main() -> int:
     ap.add_argument("--deflate", choices=["on", "off"], default="on",
                     help="offer permessage-deflate like browsers do (default on)")
     ap.add_argument("--s4-paths", type=int, default=20000)
-    ap.add_argument("--noisy-retries", type=int, default=1,
-                    help="re-runs of a run during which other processes used > 20%% of a core (default 1)")
+    ap.add_argument("--noisy-retries", type=int, default=0,
+                    help="re-runs of a run during which other processes used > 20%% of a core (default 0)")
     ap.add_argument("--profile", nargs="?", const="S1", default=None, metavar="S1,S2",
                     help="extra run(s) of ours under py-spy (not counted) -> results/profile-<scenario>.svg")
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))

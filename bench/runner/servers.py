@@ -66,7 +66,7 @@ def cpu_busy() -> tuple[float, float]:
     return total - fields[3] - fields[4], total
 
 
-def wait_quiet(max_wait: float = 90, threshold: float = 0.15) -> float:
+def wait_quiet(max_wait: float = 15, threshold: float = 0.15) -> float:
     """Wait (bounded) until other processes use less than `threshold` of the
     machine over one second. Returns the busy fraction last seen."""
     deadline = time.monotonic() + max_wait
