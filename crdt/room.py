@@ -328,13 +328,20 @@ class Room:
         local, self._pending = self._pending, []
         remote, self._pending_remote = self._pending_remote, []
         deferred, self._deferred_step2 = self._deferred_step2, []
+        # Cursors need no durability: they go out before the log write is awaited.
+        everything, own_awareness = self.awareness.take_pending()
+        if everything is not None:
+            self._broadcast(protocol.awareness(everything))
+            self._presence_changed()
         merged_local: bytes | None = None
         seq: int | None = None
         self._flushing = True
         try:
             if local:
                 merged_local = merge_updates(*local) if len(local) > 1 else local[0]
+                started = time.perf_counter()
                 seq = await self._store.append(self.id, merged_local)
+                self.stats.log_append_seconds += time.perf_counter() - started
                 self._covered.append(seq)
                 self._dirty = True
                 self.stats.updates_logged += 1
@@ -344,6 +351,7 @@ class Room:
             self._pending[:0] = local
             self._pending_remote[:0] = remote
             self._deferred_step2[:0] = deferred
+            await self._publish(None, None, own_awareness)
             return False
         finally:
             self._flushing = False
@@ -354,11 +362,7 @@ class Room:
             self._broadcast(protocol.sync_update(merged))
         for client, update in deferred:
             client.enqueue(protocol.sync_step2(update))
-        everything, own = self.awareness.take_pending()
-        if everything is not None:
-            self._broadcast(protocol.awareness(everything))
-            self._presence_changed()
-        await self._publish(merged_local, seq, own)
+        await self._publish(merged_local, seq, own_awareness)
         return True
 
     def _broadcast(self, message: bytes) -> None:

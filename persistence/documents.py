@@ -18,11 +18,16 @@ from crdt.ports import StoredDocument
 from persistence.log_writer import GroupCommitLog
 from persistence.models import DocSnapshot, DocUpdate, PathRecord, Room, utcnow
 
+# A room's last_activity_at is a coarse fact: refreshing it on every append would double
+# the log's writes for nothing anyone can see.
+TOUCH_EVERY_S = 5.0
+
 
 class SqlDocumentStore:
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
         self._log = GroupCommitLog(self._append_many)
+        self._touched: dict[str, float] = {}  # when each room's last_activity_at was written
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The log writer: run it for group commits (without it, each append commits alone)."""
@@ -59,17 +64,27 @@ class SqlDocumentStore:
     def _append_many(self, appends: list[tuple[str, bytes]]) -> list[int]:
         now = utcnow()
         with Session(self._engine) as session:
-            rows = [
-                DocUpdate(room_id=room_id, data=data, created_at=now) for room_id, data in appends
+            # One multi-row INSERT ... RETURNING, in the order of the appends.
+            seqs = session.scalars(
+                insert(DocUpdate).returning(col(DocUpdate.seq), sort_by_parameter_order=True),
+                [
+                    {"room_id": room_id, "data": data, "created_at": now}
+                    for room_id, data in appends
+                ],
+            ).all()
+            stale = [
+                room_id
+                for room_id in {room_id for room_id, _ in appends}
+                if now.timestamp() - self._touched.get(room_id, 0.0) >= TOUCH_EVERY_S
             ]
-            session.add_all(rows)
-            session.flush()
-            for room_id in {room_id for room_id, _ in appends}:
+            if stale:
                 session.exec(
-                    update(Room).where(col(Room.id) == room_id).values(last_activity_at=now)
+                    update(Room).where(col(Room.id).in_(stale)).values(last_activity_at=now)
                 )
             session.commit()
-            return [row.seq for row in rows if row.seq is not None]
+        for room_id in stale:
+            self._touched[room_id] = now.timestamp()
+        return [seq for seq in seqs if seq is not None]
 
     def _snapshot(self, room_id: str, state: bytes, covered_seqs: list[int]) -> None:
         with Session(self._engine) as session:

@@ -21,6 +21,7 @@ COUNTERS = {
     "store_failures": "Failed log appends or snapshots (retried)",
     "rooms_loaded": "Rooms loaded into memory",
     "rooms_unloaded": "Idle rooms whose live state was freed",
+    "log_append_seconds": "Seconds spent waiting for log appends (divide by updates_logged)",
 }
 
 
