@@ -214,18 +214,14 @@ class RedisState:
         stream = self._key("room", room_id, "stream")
         try:
             async with self._redis.pipeline(transaction=False) as pipe:
-                if room_id in self._publish_failed:
-                    # Something of ours may have been lost: tell the others to reload.
-                    pipe.xadd(stream, self._fields(RelayMessage(RelayKind.RESYNC)),
-                              maxlen=STREAM_MAXLEN, approximate=True)
                 pipe.xadd(stream, self._fields(message), maxlen=STREAM_MAXLEN, approximate=True)
                 pipe.expire(stream, self._ttl)
                 pipe.hset(self._key("room", room_id, "meta"), "last_activity_at", time.time())
                 await pipe.execute()
         except (RedisError, OSError):
+            # Something of ours is missing elsewhere: the announcer asks the others to reload.
             self._publish_failed.add(room_id)
             raise
-        self._publish_failed.discard(room_id)
 
     def _fields(self, message: RelayMessage) -> dict[Any, Any]:
         return {
@@ -236,8 +232,33 @@ class RedisState:
         }
 
     async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
-        """The relay's reader: one blocking XREAD over every subscribed room's stream."""
-        task_status.started()
+        """The relay: a reader over every subscribed room's stream, and a resync announcer."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._announce_resyncs)
+            task_status.started()
+            await self._read_streams()
+
+    async def _announce_resyncs(self) -> None:
+        """Tell the other processes to reload a room as soon as one of our publishes failed.
+
+        Waiting for our next publish is not enough: nobody may draw here for a while, and
+        what we logged while Redis was away would stay unseen elsewhere until then.
+        """
+        while True:
+            await anyio.sleep(0.25)
+            for room_id in list(self._publish_failed):
+                try:
+                    await self._redis.xadd(
+                        self._key("room", room_id, "stream"),
+                        self._fields(RelayMessage(RelayKind.RESYNC)),
+                        maxlen=STREAM_MAXLEN,
+                        approximate=True,
+                    )
+                except (RedisError, OSError):
+                    break
+                self._publish_failed.discard(room_id)
+
+    async def _read_streams(self) -> None:
         backoff = 0.1
         while True:
             if not self._subs:
