@@ -12,7 +12,7 @@ from pathlib import Path
 from servers import EXTRA_PEERS, PEERS, ROOT
 
 NAMES = {**PEERS, **EXTRA_PEERS}
-ORDER = list(PEERS) + list(EXTRA_PEERS)
+ORDER = ["yws", "hocuspocus", "hocuspocus100", "pycrdt", "ours"]
 COLORS = {"yws": "#868e96", "hocuspocus": "#f08c00", "hocuspocus100": "#ffd43b", "pycrdt": "#9c36b5", "ours": "#1971c2"}
 
 LOAD_METRICS = {
@@ -118,7 +118,12 @@ def markdown(doc: dict) -> str:
     out = []
     out.append(f"Run {meta['started']} ({meta['minutes']} min), {meta['duration_s']:.0f} s of load per run, "
                f"median of {meta['repeats']} run(s) each; server on core 0, generator on core 1; "
-               f"permessage-deflate offered: {meta['deflate']}; {meta['machine']}; ours at {meta['git']}.")
+               f"permessage-deflate offered: {meta['deflate']}; {meta['machine']}; "
+               + (f"ours at {meta['git']}." if len(meta.get("ours_versions") or []) <= 1
+                  else "ours from the work tree, which changed during the run (below)."))
+    if len(meta.get("ours_versions") or []) > 1:
+        out.append("")
+        out.append("Ours changed during the run (it runs from the work tree): " + "; ".join(meta["ours_versions"]))
     if meta.get("skipped"):
         out.append("")
         out.append("Skipped: " + "; ".join(f"{k} ({v})" for k, v in meta["skipped"].items()))
@@ -127,14 +132,16 @@ def markdown(doc: dict) -> str:
         out.append("")
         out.append("| scen. | server | path upd/s delivered | delivered % | upd / server CPU-s | path ms p50/p95/p99/max "
                    "| cursor ms p50/p95/p99/max | cursors/s delivered | msgs in /client/s | KB in /client/s "
-                   "| server CPU % | peak RSS MB | conn. failures | converged | gen. CPU % | others' CPU % core 0/1 |")
-        out.append("|" + "---|" * 16)
+                   "| server CPU % | peak RSS MB | join ms p50 / max | conn. failures | converged | gen. CPU % "
+                   "| others' CPU % core 0/1 |")
+        out.append("|" + "---|" * 17)
         for r in load:
             out.append(
                 f"| {r['scenario']} | {r['name']} | {fmt(r['upd_s'])} | {fmt(r['deliv_pct'], 1, pct=True)} "
                 f"| {fmt(r['upd_per_cpu'])} | {lat(r, 'path')} | {lat(r, 'cur')} | {fmt(r['cur_s'])} "
                 f"| {fmt(r['msgs_in'], 1)} | {fmt(r['bytes_in'] / 1024 if r['bytes_in'] is not None else None, 1)} "
-                f"| {fmt(r['cpu_pct'])} | {fmt(r['rss'])} | {r['fail_total']} | {r['converged']}/{r['runs']} "
+                f"| {fmt(r['cpu_pct'])} | {fmt(r['rss'])} | {fmt(r['join_p50'])} / {fmt(r['join_max'])} "
+                f"| {r['fail_total']} | {r['converged']}/{r['runs']} "
                 f"| {fmt(r['gen_cpu'])} | {fmt(r['bg0'])} / {fmt(r['bg1'])} |")
     cold = [r for r in rows if r["scenario"] == "S4"]
     if cold:
@@ -219,9 +226,15 @@ def chart(doc: dict, png: Path) -> None:
                             ha="center", va="bottom", fontsize=7)
         _bars(axes[i][3], rs, [("msgs in / client / s", "msgs_in")], f"{s} messages received per client per second (log)",
               log=True)
+    handles, labels = axes[0][1].get_legend_handles_labels()
+    for row in axes:
+        for ax in row:
+            if ax.get_legend():
+                ax.get_legend().remove()
+    fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9)
     fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, {doc['meta']['duration_s']:.0f} s per run, "
-                 f"median of {doc['meta']['repeats']} run(s); server on 1 core")
-    fig.tight_layout()
+                 f"median of {doc['meta']['repeats']} run(s); server on 1 core", x=0.3, ha="center")
+    fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(png, dpi=80)
     plt.close(fig)
 
@@ -275,3 +288,22 @@ def git_head() -> str:
         return head + (" + uncommitted changes" if dirty else "")
     except Exception:
         return "?"
+
+
+if __name__ == "__main__":
+    # Re-render the table, chart and README block from a saved JSON:
+    #   python bench/runner/report.py bench/results/latest.json
+    import json
+    import sys
+
+    src = Path(sys.argv[1])
+    doc = json.loads(src.read_text())
+    doc = build(doc["runs"], meta={**doc["meta"], "ours_versions": sorted(
+        {r["ours_version"] for r in doc["runs"] if r.get("ours_version")})})
+    src.write_text(json.dumps(doc, indent=1))
+    md = markdown(doc)
+    src.with_suffix(".md").write_text(md)
+    chart(doc, src.with_suffix(".png"))
+    if src.name == "latest.json":
+        update_readme(src.parent.parent / "README.md", md)
+    print(md)

@@ -208,6 +208,7 @@ def main() -> int:
             peers.remove(p)
 
     started = time.time()
+    git_at_start = report.git_head()
     runs: list[dict] = []
     for scenario in scenarios:
         # Repeats are interleaved across servers so that drift in the machine's
@@ -245,7 +246,8 @@ def main() -> int:
         "quick": args.quick, "duration_s": args.duration, "settle_s": args.settle, "repeats": args.repeats,
         "deflate": args.deflate, "s4_paths": args.s4_paths, "peers": peers, "scenarios": scenarios,
         "skipped": skipped, "machine": report.machine(),
-        "git": report.git_head(),
+        "git": git_at_start,
+        "ours_versions": sorted({r["ours_version"] for r in runs if r.get("ours_version")}),
     })
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
