@@ -12,12 +12,30 @@ from collections import Counter
 CATEGORIES = [
     ("SQL / storage thread (to_thread)", ("WorkerThread.run", "persistence/")),
     ("batch flush + broadcast", ("Room.flush", "Room._batch_loop", "Room._broadcast")),
-    ("per-client sender (outbox -> websocket send)", ("run_sender", "Room._send_loop", "StarletteTransport.send",
-                                                      "WebSocketsSansIOProtocol.send")),
+    (
+        "per-client sender (outbox -> websocket send)",
+        (
+            "run_sender",
+            "Room._send_loop",
+            "StarletteTransport.send",
+            "WebSocketsSansIOProtocol.send",
+        ),
+    ),
     ("awareness apply/encode", ("RoomAwareness", "crdt/awareness.py")),
-    ("document update apply + upkeep", ("_apply_client_update", "Doc.apply_update", "Room._upkeep", "crdt/paths.py")),
-    ("receive path (websocket frame -> message)", ("Room._receive_loop", "StarletteTransport.receive", "data_received",
-                                                   "WebSocket.receive", "decode_message")),
+    (
+        "document update apply + upkeep",
+        ("_apply_client_update", "Doc.apply_update", "Room._upkeep", "crdt/paths.py"),
+    ),
+    (
+        "receive path (websocket frame -> message)",
+        (
+            "Room._receive_loop",
+            "StarletteTransport.receive",
+            "data_received",
+            "WebSocket.receive",
+            "decode_message",
+        ),
+    ),
     ("HTTP / ASGI plumbing", ("fastapi/", "starlette/", "uvicorn/protocols/http")),
     ("asyncio event loop (scheduling, epoll, callbacks)", ("asyncio/", "Runner.run", "anyio/")),
 ]

@@ -13,7 +13,13 @@ from servers import EXTRA_PEERS, PEERS, ROOT
 
 NAMES = {**PEERS, **EXTRA_PEERS}
 ORDER = ["yws", "hocuspocus", "hocuspocus100", "pycrdt", "ours"]
-COLORS = {"yws": "#868e96", "hocuspocus": "#f08c00", "hocuspocus100": "#ffd43b", "pycrdt": "#9c36b5", "ours": "#1971c2"}
+COLORS = {
+    "yws": "#868e96",
+    "hocuspocus": "#f08c00",
+    "hocuspocus100": "#ffd43b",
+    "pycrdt": "#9c36b5",
+    "ours": "#1971c2",
+}
 
 LOAD_METRICS = {
     "upd_s": "paths.delivered_per_s",
@@ -78,16 +84,20 @@ def build(runs: list[dict], meta: dict) -> dict:
     summary = []
     for (scenario, peer), rs in groups.items():
         metrics = S4_METRICS if scenario == "S4" else LOAD_METRICS
-        row = {"scenario": scenario, "peer": peer, "name": NAMES.get(peer, peer), "runs": len(rs),
-               "ok_runs": sum(1 for r in rs if r.get("ok")),
-               "title": next((r.get("title") for r in rs if r.get("title")), scenario)}
+        row = {
+            "scenario": scenario,
+            "peer": peer,
+            "name": NAMES.get(peer, peer),
+            "runs": len(rs),
+            "ok_runs": sum(1 for r in rs if r.get("ok")),
+            "title": next((r.get("title") for r in rs if r.get("title")), scenario),
+        }
         for key, path in metrics.items():
             row[key] = median(get(r, path) for r in rs if r.get("ok"))
             row[key + "_all"] = [get(r, path) for r in rs]
         if scenario != "S4":
             row["converged"] = sum(1 for r in rs if get(r, "convergence.converged"))
-            row["fail_total"] = sum((get(r, "failures.during_connect") or 0) + (get(r, "failures.during_load") or 0)
-                                    for r in rs)
+            row["fail_total"] = sum((get(r, "failures.during_connect") or 0) + (get(r, "failures.during_load") or 0) for r in rs)
         row["errors"] = sorted({r["error"] for r in rs if r.get("error")})
         row["server_log_problems"] = sorted({p for r in rs for p in r.get("server_log_problems", [])})[:5]
         summary.append(row)
@@ -116,11 +126,16 @@ def markdown(doc: dict) -> str:
     meta = doc["meta"]
     rows = doc["summary"]
     out = []
-    out.append(f"Run {meta['started']} ({meta['minutes']} min), {meta['duration_s']:.0f} s of load per run, "
-               f"median of {meta['repeats']} run(s) each; server on core 0, generator on core 1; "
-               f"permessage-deflate offered: {meta['deflate']}; {meta['machine']}; "
-               + (f"ours at {meta['git']}." if len(meta.get("ours_versions") or []) <= 1
-                  else "ours from the work tree, which changed during the run (below)."))
+    out.append(
+        f"Run {meta['started']} ({meta['minutes']} min), {meta['duration_s']:.0f} s of load per run, "
+        f"median of {meta['repeats']} run(s) each; server on core 0, generator on core 1; "
+        f"permessage-deflate offered: {meta['deflate']}; {meta['machine']}; "
+        + (
+            f"ours at {meta['git']}."
+            if len(meta.get("ours_versions") or []) <= 1
+            else "ours from the work tree, which changed during the run (below)."
+        )
+    )
     if len(meta.get("ours_versions") or []) > 1:
         out.append("")
         out.append("Ours changed during the run (it runs from the work tree): " + "; ".join(meta["ours_versions"]))
@@ -130,10 +145,12 @@ def markdown(doc: dict) -> str:
     load = [r for r in rows if r["scenario"] != "S4"]
     if load:
         out.append("")
-        out.append("| scen. | server | path upd/s delivered | delivered % | upd / server CPU-s | path ms p50/p95/p99/max "
-                   "| cursor ms p50/p95/p99/max | cursors/s delivered | msgs in /client/s | KB in /client/s "
-                   "| server CPU % | peak RSS MB | join ms p50 / max | conn. failures | converged | gen. CPU % "
-                   "| others' CPU % core 0/1 |")
+        out.append(
+            "| scen. | server | path upd/s delivered | delivered % | upd / server CPU-s | path ms p50/p95/p99/max "
+            "| cursor ms p50/p95/p99/max | cursors/s delivered | msgs in /client/s | KB in /client/s "
+            "| server CPU % | peak RSS MB | join ms p50 / max | conn. failures | converged | gen. CPU % "
+            "| others' CPU % core 0/1 |"
+        )
         out.append("|" + "---|" * 17)
         for r in load:
             out.append(
@@ -142,20 +159,25 @@ def markdown(doc: dict) -> str:
                 f"| {fmt(r['msgs_in'], 1)} | {fmt(r['bytes_in'] / 1024 if r['bytes_in'] is not None else None, 1)} "
                 f"| {fmt(r['cpu_pct'])} | {fmt(r['rss'])} | {fmt(r['join_p50'])} / {fmt(r['join_max'])} "
                 f"| {r['fail_total']} | {r['converged']}/{r['runs']} "
-                f"| {fmt(r['gen_cpu'])} | {fmt(r['bg0'])} / {fmt(r['bg1'])} |")
+                f"| {fmt(r['gen_cpu'])} | {fmt(r['bg0'])} / {fmt(r['bg1'])} |"
+            )
     cold = [r for r in rows if r["scenario"] == "S4"]
     if cold:
         out.append("")
         out.append(f"S4 cold join ({meta['s4_paths']:,} paths preloaded; time from opening the socket to holding all of them):")
         out.append("")
-        out.append("| server | first join ms | one at a time ms (p50) | 10 at once ms p50 / max | failed joins "
-                   "| RSS after preload MB | peak RSS MB | KB per join | server CPU-s for 13 joins | others' CPU % core 0/1 |")
+        out.append(
+            "| server | first join ms | one at a time ms (p50) | 10 at once ms p50 / max | failed joins "
+            "| RSS after preload MB | peak RSS MB | KB per join | server CPU-s for 13 joins | others' CPU % core 0/1 |"
+        )
         out.append("|" + "---|" * 10)
         for r in cold:
-            out.append(f"| {r['name']} | {fmt(r['first_join'])} | {fmt(r['one_p50'])} | {fmt(r['ten_p50'])} / {fmt(r['ten_max'])} "
-                       f"| {fmt(r['failed'])} | {fmt(r['rss_preload'])} | {fmt(r['rss'])} "
-                       f"| {fmt(r['kb_join'] / 1024 if r['kb_join'] is not None else None)} | {fmt(r['cpu_s'], 2)} "
-                       f"| {fmt(r['bg0'])} / {fmt(r['bg1'])} |")
+            out.append(
+                f"| {r['name']} | {fmt(r['first_join'])} | {fmt(r['one_p50'])} | {fmt(r['ten_p50'])} / {fmt(r['ten_max'])} "
+                f"| {fmt(r['failed'])} | {fmt(r['rss_preload'])} | {fmt(r['rss'])} "
+                f"| {fmt(r['kb_join'] / 1024 if r['kb_join'] is not None else None)} | {fmt(r['cpu_s'], 2)} "
+                f"| {fmt(r['bg0'])} / {fmt(r['bg1'])} |"
+            )
     problems = [r for r in rows if r["errors"] or r["server_log_problems"] or r["ok_runs"] < r["runs"]]
     if problems:
         out.append("")
@@ -174,15 +196,19 @@ def one_line(r: dict) -> str:
     if not r.get("ok"):
         return f"FAILED: {r.get('error')}"
     if r.get("scenario") == "S4":
-        return (f"first join {get(r, 'preload.first_join_ms')} ms, one-at-a-time p50 {get(r, 'cold_join.one_at_a_time_ms.p50')} ms, "
-                f"10-at-once max {get(r, 'cold_join.ten_at_once_ms.max')} ms, failed {get(r, 'cold_join.failed')}, "
-                f"peak RSS {get(r, 'server.peak_rss_mb')} MB")
-    return (f"paths {get(r, 'paths.delivered_per_s')}/s ({fmt(get(r, 'paths.delivery_ratio'), 1, pct=True)}%) "
-            f"p99 {get(r, 'paths.latency_ms.p99')} ms; cursors p99 {get(r, 'cursors.latency_ms.p99')} ms; "
-            f"server CPU {get(r, 'server.cpu_pct')}%; conn fail {get(r, 'failures.during_connect')}+{get(r, 'failures.during_load')}; "
-            f"converged {get(r, 'convergence.converged')}; gen CPU {get(r, 'generator.cpu_pct')}% "
-            f"(loop lag p99 {get(r, 'generator.event_loop_delay_p99_ms')} ms); others' CPU core0/1 "
-            f"{get(r, 'background.core0_other_pct')}/{get(r, 'background.core1_other_pct')}%")
+        return (
+            f"first join {get(r, 'preload.first_join_ms')} ms, one-at-a-time p50 {get(r, 'cold_join.one_at_a_time_ms.p50')} ms, "
+            f"10-at-once max {get(r, 'cold_join.ten_at_once_ms.max')} ms, failed {get(r, 'cold_join.failed')}, "
+            f"peak RSS {get(r, 'server.peak_rss_mb')} MB"
+        )
+    return (
+        f"paths {get(r, 'paths.delivered_per_s')}/s ({fmt(get(r, 'paths.delivery_ratio'), 1, pct=True)}%) "
+        f"p99 {get(r, 'paths.latency_ms.p99')} ms; cursors p99 {get(r, 'cursors.latency_ms.p99')} ms; "
+        f"server CPU {get(r, 'server.cpu_pct')}%; conn fail {get(r, 'failures.during_connect')}+{get(r, 'failures.during_load')}; "
+        f"converged {get(r, 'convergence.converged')}; gen CPU {get(r, 'generator.cpu_pct')}% "
+        f"(loop lag p99 {get(r, 'generator.event_loop_delay_p99_ms')} ms); others' CPU core0/1 "
+        f"{get(r, 'background.core0_other_pct')}/{get(r, 'background.core1_other_pct')}%"
+    )
 
 
 def chart(doc: dict, png: Path) -> None:
@@ -199,21 +225,57 @@ def chart(doc: dict, png: Path) -> None:
         rs = [r for r in rows if r["scenario"] == s]
         axes[i][0].set_ylabel(f"{s}: " + rs[0]["title"].split(":", 1)[-1].strip(), fontsize=8)
         if s == "S4":
-            groups = [("one at a time p50", "one_p50"), ("10 at once p50", "ten_p50"), ("10 at once max", "ten_max")]
+            groups = [
+                ("one at a time p50", "one_p50"),
+                ("10 at once p50", "ten_p50"),
+                ("10 at once max", "ten_max"),
+            ]
             _bars(axes[i][0], rs, groups, f"{s} cold join: time to hold all paths (ms, log)", log=True)
-            _bars(axes[i][1], rs, [("RSS after preload", "rss_preload"), ("peak RSS", "rss")], f"{s} server memory (MB)")
-            _bars(axes[i][2], rs, [("server CPU-s, 13 joins", "cpu_s")], f"{s} server CPU seconds for the joins")
-            _bars(axes[i][3], rs, [("first join", "first_join")], f"{s} first join after the preload (ms)")
+            _bars(
+                axes[i][1],
+                rs,
+                [("RSS after preload", "rss_preload"), ("peak RSS", "rss")],
+                f"{s} server memory (MB)",
+            )
+            _bars(
+                axes[i][2],
+                rs,
+                [("server CPU-s, 13 joins", "cpu_s")],
+                f"{s} server CPU seconds for the joins",
+            )
+            _bars(
+                axes[i][3],
+                rs,
+                [("first join", "first_join")],
+                f"{s} first join after the preload (ms)",
+            )
             continue
         if any(r.get("path_p50") is not None for r in rs):
-            _bars(axes[i][0], rs, [(p, f"path_{p}") for p in pct_labels], f"{s} path latency (ms, log)", log=True)
+            _bars(
+                axes[i][0],
+                rs,
+                [(p, f"path_{p}") for p in pct_labels],
+                f"{s} path latency (ms, log)",
+                log=True,
+            )
         else:
             axes[i][0].text(0.5, 0.5, f"{s}: no writes", transform=axes[i][0].transAxes, ha="center")
             axes[i][0].set_xticks([])
             axes[i][0].set_yticks([])
-        _bars(axes[i][1], rs, [(p, f"cur_{p}") for p in pct_labels], f"{s} cursor latency (ms, log)", log=True)
+        _bars(
+            axes[i][1],
+            rs,
+            [(p, f"cur_{p}") for p in pct_labels],
+            f"{s} cursor latency (ms, log)",
+            log=True,
+        )
         ax = axes[i][2]
-        _bars(ax, rs, [("server CPU %", "cpu_pct")], f"{s} server CPU % (labels: path upd/s delivered, failures)")
+        _bars(
+            ax,
+            rs,
+            [("server CPU %", "cpu_pct")],
+            f"{s} server CPU % (labels: path upd/s delivered, failures)",
+        )
         width = 0.8 / max(1, len(rs))
         for j, r in enumerate(rs):
             label = f"{r['upd_s']:,.0f}/s" if r.get("upd_s") else ""
@@ -222,18 +284,32 @@ def chart(doc: dict, png: Path) -> None:
             if r.get("converged", 1) < r["runs"]:
                 label += "\nnot converged"
             if label:
-                ax.annotate(label.strip(), ((j - (len(rs) - 1) / 2) * width, r.get("cpu_pct") or 0),
-                            ha="center", va="bottom", fontsize=7)
-        _bars(axes[i][3], rs, [("msgs in / client / s", "msgs_in")], f"{s} messages received per client per second (log)",
-              log=True)
+                ax.annotate(
+                    label.strip(),
+                    ((j - (len(rs) - 1) / 2) * width, r.get("cpu_pct") or 0),
+                    ha="center",
+                    va="bottom",
+                    fontsize=7,
+                )
+        _bars(
+            axes[i][3],
+            rs,
+            [("msgs in / client / s", "msgs_in")],
+            f"{s} messages received per client per second (log)",
+            log=True,
+        )
     handles, labels = axes[0][1].get_legend_handles_labels()
     for row in axes:
         for ax in row:
             if ax.get_legend():
                 ax.get_legend().remove()
     fig.legend(handles, labels, loc="upper right", ncol=len(labels), fontsize=9)
-    fig.suptitle(f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, {doc['meta']['duration_s']:.0f} s per run, "
-                 f"median of {doc['meta']['repeats']} run(s); server on 1 core", x=0.3, ha="center")
+    fig.suptitle(
+        f"Whiteboard server vs Yjs servers — {doc['meta']['started']}, {doc['meta']['duration_s']:.0f} s per run, "
+        f"median of {doc['meta']['repeats']} run(s); server on 1 core",
+        x=0.3,
+        ha="center",
+    )
     fig.tight_layout(rect=(0, 0, 1, 0.97))
     fig.savefig(png, dpi=80)
     plt.close(fig)
@@ -281,8 +357,10 @@ def machine() -> str:
 def git_head() -> str:
     """The last commit of the server (bench/ excluded), and whether the work tree differs from it."""
     try:
+
         def git(*a):
             return subprocess.run(["git", "-C", str(ROOT), *a], capture_output=True, text=True, timeout=10).stdout.strip()
+
         head = git("log", "-1", "--format=%h %s", "--", ".", ":!bench")[:70]
         dirty = git("status", "--porcelain", "--untracked-files=no", "--", ".", ":!bench")
         return head + (" + uncommitted changes" if dirty else "")
@@ -298,8 +376,13 @@ if __name__ == "__main__":
 
     src = Path(sys.argv[1])
     doc = json.loads(src.read_text())
-    doc = build(doc["runs"], meta={**doc["meta"], "ours_versions": sorted(
-        {r["ours_version"] for r in doc["runs"] if r.get("ours_version")})})
+    doc = build(
+        doc["runs"],
+        meta={
+            **doc["meta"],
+            "ours_versions": sorted({r["ours_version"] for r in doc["runs"] if r.get("ours_version")}),
+        },
+    )
     src.write_text(json.dumps(doc, indent=1))
     md = markdown(doc)
     src.with_suffix(".md").write_text(md)

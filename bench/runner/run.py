@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import atexit
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -51,14 +50,37 @@ def _on_signal(signum, _frame):
 def run_generator(server: servers.Server, scenario: str, args, tag: str, profile_to: Path | None):
     out = RAW / f"{tag}.json"
     cmd = servers.pin("1") + [
-        "node", str(BENCH / "gen" / "main.mjs"),
-        "--peer", server.peer, "--port", str(server.port), "--server-pid", str(server.pid),
-        "--scenario", scenario, "--duration", str(args.duration), "--settle", str(args.settle),
-        "--deflate", args.deflate, "--s4-paths", str(args.s4_paths), "--out", str(out),
+        "node",
+        str(BENCH / "gen" / "main.mjs"),
+        "--peer",
+        server.peer,
+        "--port",
+        str(server.port),
+        "--server-pid",
+        str(server.pid),
+        "--scenario",
+        scenario,
+        "--duration",
+        str(args.duration),
+        "--settle",
+        str(args.settle),
+        "--deflate",
+        args.deflate,
+        "--s4-paths",
+        str(args.s4_paths),
+        "--out",
+        str(out),
     ]
     limit = 660 if scenario == "S4" else args.duration + args.settle + 300
-    gen = subprocess.Popen(cmd, cwd=BENCH, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                           stdin=subprocess.DEVNULL, start_new_session=True)
+    gen = subprocess.Popen(
+        cmd,
+        cwd=BENCH,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     servers.raise_priority(gen.pid)
     _children.append(gen)
     errlog = open(RAW / f"{tag}.gen.log", "w")
@@ -102,7 +124,10 @@ def run_generator(server: servers.Server, scenario: str, args, tag: str, profile
         t.join(timeout=2)
         errlog.close()
     if result is None:
-        result = {"ok": False, "error": f"generator gave no result (exit {gen.returncode}); see {errlog.name}"}
+        result = {
+            "ok": False,
+            "error": f"generator gave no result (exit {gen.returncode}); see {errlog.name}",
+        }
     return result
 
 
@@ -115,10 +140,28 @@ def start_profiler(pid: int, duration: float, out: Path):
     # goes (otherwise anyio's idle worker threads fill the graph).
     # A raw (collapsed stacks) copy goes next to the raw results for analysis.
     fmt = "raw" if out.suffix == ".txt" else "flamegraph"
-    cmd = servers.pin("1") + [str(spy), "record", "--pid", str(pid), "--duration", str(int(duration)), "--gil", "--nonblocking",
-                              "--rate", "100", "--format", fmt, "-o", str(out)]
-    p = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=open(RAW / f"py-spy-{out.stem}.log", "w"),
-                         start_new_session=True)
+    cmd = servers.pin("1") + [
+        str(spy),
+        "record",
+        "--pid",
+        str(pid),
+        "--duration",
+        str(int(duration)),
+        "--gil",
+        "--nonblocking",
+        "--rate",
+        "100",
+        "--format",
+        fmt,
+        "-o",
+        str(out),
+    ]
+    p = subprocess.Popen(
+        cmd,
+        stdout=subprocess.DEVNULL,
+        stderr=open(RAW / f"py-spy-{out.stem}.log", "w"),
+        start_new_session=True,
+    )
     servers.raise_priority(p.pid)
     _children.append(p)
     return p
@@ -142,7 +185,12 @@ def one_run(peer: str, scenario: str, rep: int, args, profile_to: Path | None = 
     try:
         server = servers.start(peer, log_path)
     except Exception as exc:  # a server that cannot start is a result too
-        return {"ok": False, "peer": peer, "scenario": scenario, "error": f"server did not start: {exc}"}
+        return {
+            "ok": False,
+            "peer": peer,
+            "scenario": scenario,
+            "error": f"server did not start: {exc}",
+        }
     _live.append(server)
     try:
         result = run_generator(server, scenario, args, tag, profile_to)
@@ -167,18 +215,36 @@ def one_run(peer: str, scenario: str, rep: int, args, profile_to: Path | None = 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="~5 s per scenario, 1 repeat: for development")
-    ap.add_argument("--only", default=",".join(servers.PEERS), help="servers: yws,hocuspocus,pycrdt,ours (+hocuspocus100)")
+    ap.add_argument(
+        "--only",
+        default=",".join(servers.PEERS),
+        help="servers: yws,hocuspocus,pycrdt,ours (+hocuspocus100)",
+    )
     ap.add_argument("--scenarios", default=",".join(ALL_SCENARIOS))
     ap.add_argument("--repeats", type=int, default=None, help="runs per (scenario, server); default 2, quick 1")
     ap.add_argument("--duration", type=float, default=None, help="seconds of load per run (max 30; quick 5)")
     ap.add_argument("--settle", type=float, default=None, help="max seconds to wait for convergence")
-    ap.add_argument("--deflate", choices=["on", "off"], default="on",
-                    help="offer permessage-deflate like browsers do (default on)")
+    ap.add_argument(
+        "--deflate",
+        choices=["on", "off"],
+        default="on",
+        help="offer permessage-deflate like browsers do (default on)",
+    )
     ap.add_argument("--s4-paths", type=int, default=20000)
-    ap.add_argument("--noisy-retries", type=int, default=0,
-                    help="re-runs of a run during which other processes used > 20%% of a core (default 0)")
-    ap.add_argument("--profile", nargs="?", const="S1", default=None, metavar="S1,S2",
-                    help="extra run(s) of ours under py-spy (not counted) -> results/profile-<scenario>.svg")
+    ap.add_argument(
+        "--noisy-retries",
+        type=int,
+        default=0,
+        help="re-runs of a run during which other processes used > 20%% of a core (default 0)",
+    )
+    ap.add_argument(
+        "--profile",
+        nargs="?",
+        const="S1",
+        default=None,
+        metavar="S1,S2",
+        help="extra run(s) of ours under py-spy (not counted) -> results/profile-<scenario>.svg",
+    )
     ap.add_argument("--out", default=str(RESULTS / "latest.json"))
     ap.add_argument("--verbose", "-v", action="store_true")
     args = ap.parse_args()
@@ -215,7 +281,11 @@ def main() -> int:
         # state does not favour whoever runs first.
         for rep in range(args.repeats):
             for peer in peers:
-                print(f"[{time.strftime('%H:%M:%S')}] {scenario} {peer} run {rep + 1}/{args.repeats}", file=sys.stderr, flush=True)
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {scenario} {peer} run {rep + 1}/{args.repeats}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 r = one_run(peer, scenario, rep, args)
                 print("    " + report.one_line(r), file=sys.stderr, flush=True)
                 # Other processes on the machine took a real share of a core:
@@ -223,7 +293,11 @@ def main() -> int:
                 for _ in range(args.noisy_retries):
                     if noise(r) <= NOISY_PCT:
                         break
-                    print(f"    noisy (others used {noise(r):.0f}% of a core): once more", file=sys.stderr, flush=True)
+                    print(
+                        f"    noisy (others used {noise(r):.0f}% of a core): once more",
+                        file=sys.stderr,
+                        flush=True,
+                    )
                     r2 = one_run(peer, scenario, rep, args)
                     print("    " + report.one_line(r2), file=sys.stderr, flush=True)
                     r2["noisy_attempts"] = r.get("noisy_attempts", 0) + 1
@@ -234,21 +308,40 @@ def main() -> int:
         for scen in [x.strip().upper() for x in args.profile.split(",") if x.strip()]:
             if scen not in ALL_SCENARIOS or scen == "S4":
                 continue
-            for prof in (RESULTS / f"profile-{scen.lower()}.svg", RAW / f"profile-{scen.lower()}.txt"):
-                print(f"[{time.strftime('%H:%M:%S')}] {scen} ours under py-spy (not counted) -> {prof.name}",
-                      file=sys.stderr, flush=True)
+            for prof in (
+                RESULTS / f"profile-{scen.lower()}.svg",
+                RAW / f"profile-{scen.lower()}.txt",
+            ):
+                print(
+                    f"[{time.strftime('%H:%M:%S')}] {scen} ours under py-spy (not counted) -> {prof.name}",
+                    file=sys.stderr,
+                    flush=True,
+                )
                 r = one_run("ours", scen, 99, args, profile_to=prof)
-                print("    " + report.one_line(r) + ("" if prof.exists() else " (no profile written)"), file=sys.stderr)
+                print(
+                    "    " + report.one_line(r) + ("" if prof.exists() else " (no profile written)"),
+                    file=sys.stderr,
+                )
 
-    doc = report.build(runs, meta={
-        "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
-        "minutes": round((time.time() - started) / 60, 1),
-        "quick": args.quick, "duration_s": args.duration, "settle_s": args.settle, "repeats": args.repeats,
-        "deflate": args.deflate, "s4_paths": args.s4_paths, "peers": peers, "scenarios": scenarios,
-        "skipped": skipped, "machine": report.machine(),
-        "git": git_at_start,
-        "ours_versions": sorted({r["ours_version"] for r in runs if r.get("ours_version")}),
-    })
+    doc = report.build(
+        runs,
+        meta={
+            "started": time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(started)),
+            "minutes": round((time.time() - started) / 60, 1),
+            "quick": args.quick,
+            "duration_s": args.duration,
+            "settle_s": args.settle,
+            "repeats": args.repeats,
+            "deflate": args.deflate,
+            "s4_paths": args.s4_paths,
+            "peers": peers,
+            "scenarios": scenarios,
+            "skipped": skipped,
+            "machine": report.machine(),
+            "git": git_at_start,
+            "ours_versions": sorted({r["ours_version"] for r in runs if r.get("ours_version")}),
+        },
+    )
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(doc, indent=1))

@@ -160,8 +160,18 @@ def start(peer: str, log_path: Path, core: str | None = "0") -> Server:
         if peer == "hocuspocus100":
             cmd += ["--flush-delay", "100"]
     elif peer == "pycrdt":
-        cmd = [str(BENCH / ".venv/bin/uvicorn"), "--app-dir", str(BENCH / "peers"), "pycrdt_app:app",
-               "--host", HOST, "--port", str(port), "--log-level", "warning"]
+        cmd = [
+            str(BENCH / ".venv/bin/uvicorn"),
+            "--app-dir",
+            str(BENCH / "peers"),
+            "pycrdt_app:app",
+            "--host",
+            HOST,
+            "--port",
+            str(port),
+            "--log-level",
+            "warning",
+        ]
     elif peer == "ours":
         # As users run it: default settings, SQLite under ./data of a fresh
         # working directory. One exception: the per-IP room limit (default 10),
@@ -174,8 +184,15 @@ def start(peer: str, log_path: Path, core: str | None = "0") -> Server:
         raise ValueError(peer)
     log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "w")
-    proc = subprocess.Popen(pin(core) + cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True)
+    proc = subprocess.Popen(
+        pin(core) + cmd,
+        cwd=cwd,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     raise_priority(proc.pid)
     server = Server(peer, port, proc, log_path, workdir, log)
     try:
@@ -191,8 +208,7 @@ def wait_ready(server: Server, timeout: float) -> None:
     url = f"http://{HOST}:{server.port}/healthz" if server.peer == "ours" else None
     while time.monotonic() < deadline:
         if server.proc.poll() is not None:
-            raise RuntimeError(f"{server.peer} exited with {server.proc.returncode} before it was ready; "
-                               f"see {server.log_path}")
+            raise RuntimeError(f"{server.peer} exited with {server.proc.returncode} before it was ready; see {server.log_path}")
         try:
             if url:
                 with urllib.request.urlopen(url, timeout=2) as r:
