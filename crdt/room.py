@@ -7,7 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
-from enum import Enum, StrEnum
+from enum import Enum
 
 import anyio
 from anyio.abc import TaskStatus
@@ -23,28 +23,20 @@ from crdt.errors import (
     RoomNotFound,
     SlowClient,
 )
+from crdt.origin import Origin
 from crdt.ports import (
     ConnectionClosed,
-    RelayKind,
     RelayMessage,
     RoomPorts,
     Transport,
 )
 from crdt.presence import PresenceReporter, presence_entries
+from crdt.relay_link import RelayLink
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.room")
 
 EMPTY_AWARENESS = protocol.awareness(b"\x00")
-
-
-class Origin(StrEnum):
-    """Transaction origins: upkeep and relayed changes are never checked or echoed again."""
-
-    LOAD = "load"
-    CLIENT = "client"
-    UPKEEP = "upkeep"
-    RELAY = "relay"
 
 
 class RoomState(Enum):
@@ -66,7 +58,7 @@ class RoomConfig:
     store_retry_s: float = 1.0
 
 
-class Room:
+class Room(RelayLink):
     def __init__(
         self,
         room_id: str,
@@ -371,61 +363,6 @@ class Room:
             client.enqueue(message)
         self.stats.messages_sent += len(self.clients)
         self.stats.bytes_sent += len(message) * len(self.clients)
-
-    # -- other processes -------------------------------------------------------------------
-
-    async def _publish(self, update: bytes | None, seq: int | None, awareness: bytes | None):
-        relay = self._ports.relay
-        if relay is None:
-            return
-        try:
-            if update is not None:
-                await relay.publish(self.id, RelayMessage(RelayKind.UPDATE, update, seq))
-            if awareness is not None:
-                await relay.publish(self.id, RelayMessage(RelayKind.AWARENESS, awareness))
-        except Exception:
-            # The log has the update: the others catch up from it when the relay is back.
-            log.warning("relay publish failed", extra={"room": self.id}, exc_info=True)
-
-    async def _relay_loop(self, messages: AsyncIterator[RelayMessage]) -> None:
-        async for message in messages:
-            if message.kind is RelayKind.UPDATE:
-                self._apply_relayed_update(message)
-                continue
-            if message.kind is RelayKind.AWARENESS:
-                self.awareness.apply_remote(message.payload, now=time.monotonic())
-            else:
-                await self._catch_up()
-            self._open_window()
-
-    def _apply_relayed_update(self, message: RelayMessage) -> None:
-        """Apply another process's merged batch and pass the same bytes straight on.
-
-        It was batched and logged over there already: waiting for a window here too
-        would only add up to a window of latency across processes.
-        """
-        try:
-            with self.doc.transaction(origin=Origin.RELAY):
-                self.doc.apply_update(message.payload)
-        except ValueError:
-            log.warning("undecodable relayed update", extra={"room": self.id})
-            return
-        if message.seq is not None:
-            self._covered.append(message.seq)
-        self.stats.batches_broadcast += 1
-        self._broadcast(protocol.sync_update(message.payload))
-
-    async def _catch_up(self) -> None:
-        """Reload from storage what other processes logged while the relay was away."""
-        try:
-            stored = await self._store.load(self.id)
-        except Exception:
-            log.exception("catching up from storage failed", extra={"room": self.id})
-            return
-        if stored is not None:
-            self._apply_stored(stored.updates, Origin.RELAY)
-            self._covered.extend(stored.seqs)
-            log.info("room caught up from storage", extra={"room": self.id})
 
     # -- clocks ----------------------------------------------------------------------------
 
