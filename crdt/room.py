@@ -96,7 +96,7 @@ class Room(RelayLink):
                 ports.presence,
                 ports.activity,
                 lambda: presence_entries(self.clients, self.awareness),
-                min_interval_s=self.config.batch_interval_s,
+                min_interval_s=max(self.config.batch_interval_s, 0.5),
                 refresh_s=self.config.presence_refresh_s,
             )
             if ports.presence is not None
