@@ -89,7 +89,6 @@ class Room(RelayLink):
         self._touched: set[str] = set()
         self._capturing: Origin | None = None
         self._covered: list[int] = []  # log entries the document holds since the last snapshot
-        self._dirty = False
         self._presence = (
             PresenceReporter(
                 room_id,
@@ -335,7 +334,6 @@ class Room(RelayLink):
                 seq = await self._store.append(self.id, merged_local)
                 self.stats.log_append_seconds += time.perf_counter() - started
                 self._covered.append(seq)
-                self._dirty = True
                 self.stats.updates_logged += 1
         except Exception:
             self.stats.store_failures += 1
@@ -378,15 +376,13 @@ class Room(RelayLink):
                     client.enqueue(EMPTY_AWARENESS)
 
     async def snapshot(self) -> bool:
-        """Fold the document into storage if it changed; False if storage failed."""
-        if not self._dirty:
+        """Fold the log entries the document holds into its snapshot; False if storage failed."""
+        if not self._covered:
             return True
-        self._dirty = False
         covered, self._covered = self._covered, []
         try:
             await self._store.snapshot(self.id, state=self.doc.get_update(), covered_seqs=covered)
         except Exception:
-            self._dirty = True
             self._covered[:0] = covered
             self.stats.store_failures += 1
             log.exception("snapshot failed; will retry", extra={"room": self.id})

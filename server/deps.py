@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
@@ -40,6 +41,13 @@ def services_of(app) -> Services:
 
 def get_services(request: Request) -> Services:
     return services_of(request.app)
+
+
+def is_room_id(value: str) -> bool:
+    try:
+        return str(uuid.UUID(value)) == value.lower()
+    except ValueError:
+        return False
 
 
 def room_not_found() -> HTTPException:

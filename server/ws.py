@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import uuid
 
 import anyio
 from fastapi import APIRouter, WebSocket
@@ -12,7 +11,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from crdt.awareness import Identity
 from crdt.errors import AuthError, CloseConnection, ProtocolError, RoomNotFound
 from crdt.ports import ConnectionClosed
-from server.deps import services_of
+from server.deps import is_room_id, services_of
 
 log = logging.getLogger("whiteboard.ws")
 router = APIRouter()
@@ -50,13 +49,6 @@ class StarletteTransport:
                 )
             except (WebSocketDisconnect, RuntimeError, OSError):
                 pass  # the peer is already gone
-
-
-def is_room_id(value: str) -> bool:
-    try:
-        return str(uuid.UUID(value)) == value.lower()
-    except ValueError:
-        return False
 
 
 @router.websocket("/ws/{room_id}")

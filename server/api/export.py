@@ -8,8 +8,7 @@ from fastapi.responses import Response
 
 from crdt.svg import export_svg
 from server.auth import TokenClaims
-from server.deps import Services, get_services, room_claims_or_query, room_not_found
-from server.ws import is_room_id
+from server.deps import Services, get_services, is_room_id, room_claims_or_query, room_not_found
 
 router = APIRouter(prefix="/api/rooms", tags=["export"])
 

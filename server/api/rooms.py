@@ -18,7 +18,7 @@ from crdt.boards import board_state
 from crdt.svg import SvgError, SvgTooLarge, import_svg
 from persistence.rooms import RoomInfo
 from server.auth import TokenClaims
-from server.deps import Services, client_ip, get_services, room_claims, room_not_found
+from server.deps import Services, client_ip, get_services, is_room_id, room_claims, room_not_found
 from server.schemas import (
     Cursor,
     Presence,
@@ -30,7 +30,6 @@ from server.schemas import (
     RoomPublic,
     UserPublic,
 )
-from server.ws import is_room_id
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 
@@ -155,9 +154,7 @@ async def create_room(
 async def join_room(
     room_id: str, body: RoomJoin, request: Request, services: Services = Depends(get_services)
 ) -> RoomJoined:
-    if not is_room_id(room_id) or await services.repository.find_room(room_id.lower()) is None:
-        raise room_not_found()
-    room_id = room_id.lower()
+    room_id = (await _existing_room(services, room_id)).id
     token, user = await _issue(services, room_id, body.name)
     return RoomJoined(
         room_id=room_id, ws_url=_ws_url(request, services, room_id), token=token, user=user
