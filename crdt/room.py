@@ -15,6 +15,7 @@ from pycrdt import Doc, YSyncMessageType, merge_updates
 
 from crdt import paths, protocol
 from crdt.awareness import Identity, RoomAwareness
+from crdt.batch_clock import BatchClock
 from crdt.client import Client
 from crdt.errors import (
     CloseConnection,
@@ -37,6 +38,7 @@ from crdt.stats import Stats
 log = logging.getLogger("whiteboard.room")
 
 EMPTY_AWARENESS = protocol.awareness(b"\x00")
+EMPTY_STATE_VECTOR = b"\x00"
 
 
 class RoomState(Enum):
@@ -66,6 +68,7 @@ class Room(RelayLink):
         *,
         config: RoomConfig | None = None,
         stats: Stats | None = None,
+        clock: BatchClock | None = None,
     ) -> None:
         self.id = room_id
         self.config = config or RoomConfig()
@@ -83,9 +86,15 @@ class Room(RelayLink):
         self._pending: list[bytes] = []  # this process's changes: logged, sent, relayed
         self._pending_remote: list[bytes] = []  # relayed changes: only sent
         self._deferred_step2: list[tuple[Client, bytes]] = []
+        self._fresh_reply: bytes | None = None  # sync step 2 for an empty state vector
         self._flushing = False
         self._flush_lock = anyio.Lock()
-        self._window = anyio.Event()
+        self._window = anyio.Event()  # set at the tick that ends the open window
+        self._window_open = False
+        # The process's shared clock (RoomManager's); a room made on its own runs its own.
+        self._owns_clock = clock is None
+        self._clock = clock or BatchClock(self.config.batch_interval_s)
+        self._phase = self._clock.phase()
         self._touched: set[str] = set()
         self._capturing: Origin | None = None
         self._covered: list[int] = []  # log entries the document holds since the last snapshot
@@ -130,6 +139,8 @@ class Room(RelayLink):
                 task_status.started()
                 async with anyio.create_task_group() as tg:
                     tg.start_soon(self._batch_loop)
+                    if self._owns_clock:
+                        tg.start_soon(self._clock.run)
                     tg.start_soon(self._clock_loop)
                     if self._presence is not None:
                         tg.start_soon(self._presence.run)
@@ -245,16 +256,31 @@ class Room(RelayLink):
                 client.enqueue(protocol.awareness(everyone))
 
     def _answer_step1(self, client: Client, state_vector: bytes) -> None:
+        reply = self._sync_step2_for(state_vector)
+        if self._pending or self._flushing:
+            # The document holds changes not yet in the log: answer once they are durable.
+            self._deferred_step2.append((client, reply))
+            self._open_window()
+        else:
+            client.enqueue(reply)
+
+    def _sync_step2_for(self, state_vector: bytes) -> bytes:
+        """The reply to a sync step 1; encoded once per document version for fresh clients.
+
+        Fresh clients (an empty state vector) all get the whole document: when several
+        join a large board at once, they share one encoding and the same bytes.
+        """
+        fresh = state_vector == EMPTY_STATE_VECTOR
+        if fresh and self._fresh_reply is not None:
+            return self._fresh_reply
         try:
             update = self.doc.get_update(state_vector)
         except ValueError as exc:
             raise ProtocolError(f"sync step 1 carries no valid state vector: {exc}") from None
-        if self._pending or self._flushing:
-            # The document holds changes not yet in the log: answer once they are durable.
-            self._deferred_step2.append((client, update))
-            self._open_window()
-        else:
-            client.enqueue(protocol.sync_step2(update))
+        reply = protocol.sync_step2(update)
+        if fresh:
+            self._fresh_reply = reply
+        return reply
 
     def _apply_client_update(self, update: bytes) -> None:
         if update == b"\x00\x00":
@@ -283,6 +309,7 @@ class Room(RelayLink):
         self._touched.clear()  # upkeep's own changes need no second look
 
     def _on_transaction(self, event) -> None:
+        self._fresh_reply = None  # the document changed
         if self._capturing in (Origin.CLIENT, Origin.UPKEEP):
             self._pending.append(event.update)
         elif self._capturing is Origin.RELAY:
@@ -295,13 +322,15 @@ class Room(RelayLink):
     # -- the batch window ------------------------------------------------------------------
 
     def _open_window(self) -> None:
-        self._window.set()
+        if not self._window_open:
+            self._window_open = True
+            self._clock.schedule(self._window, self._phase)
 
     async def _batch_loop(self) -> None:
         while True:
             await self._window.wait()
-            await anyio.sleep(self.config.batch_interval_s)
             self._window = anyio.Event()
+            self._window_open = False
             if not await self.flush():
                 await anyio.sleep(self.config.store_retry_s)
                 self._open_window()
@@ -319,11 +348,10 @@ class Room(RelayLink):
         local, self._pending = self._pending, []
         remote, self._pending_remote = self._pending_remote, []
         deferred, self._deferred_step2 = self._deferred_step2, []
-        # Cursors need no durability: they go out before the log write is awaited.
+        # Cursors need no durability, but they wait for the log write with the update so
+        # that each client's sender wakes once per window for both.
         everything, own_awareness = self.awareness.take_pending()
-        if everything is not None:
-            self._broadcast(protocol.awareness(everything))
-            self._presence_changed()
+        cursors = protocol.awareness(everything) if everything is not None else None
         merged_local: bytes | None = None
         seq: int | None = None
         self._flushing = True
@@ -341,6 +369,7 @@ class Room(RelayLink):
             self._pending[:0] = local
             self._pending_remote[:0] = remote
             self._deferred_step2[:0] = deferred
+            self._broadcast_cursors(cursors)
             await self._publish(None, None, own_awareness)
             return False
         finally:
@@ -350,10 +379,16 @@ class Room(RelayLink):
             merged = merge_updates(*outgoing) if len(outgoing) > 1 else outgoing[0]
             self.stats.batches_broadcast += 1
             self._broadcast(protocol.sync_update(merged))
-        for client, update in deferred:
-            client.enqueue(protocol.sync_step2(update))
+        self._broadcast_cursors(cursors)
+        for client, reply in deferred:
+            client.enqueue(reply)
         await self._publish(merged_local, seq, own_awareness)
         return True
+
+    def _broadcast_cursors(self, message: bytes | None) -> None:
+        if message is not None:
+            self._broadcast(message)
+            self._presence_changed()
 
     def _broadcast(self, message: bytes) -> None:
         # One encoding, the same bytes to every client.
@@ -368,6 +403,8 @@ class Room(RelayLink):
         period = min(1.0, self.config.awareness_timeout_s / 10, self.config.heartbeat_s / 2)
         while True:
             await anyio.sleep(period)
+            # Shared by joins that come together; a large board should not hold it idle.
+            self._fresh_reply = None
             now = time.monotonic()
             if self.awareness.remove_outdated(now=now, timeout=self.config.awareness_timeout_s):
                 self._open_window()

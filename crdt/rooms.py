@@ -11,6 +11,7 @@ from anyio.abc import TaskGroup, TaskStatus
 
 from crdt import paths
 from crdt.awareness import Identity
+from crdt.batch_clock import BatchClock
 from crdt.boards import board_paths
 from crdt.errors import CloseConnection, RoomNotFound
 from crdt.paths import PathEntry
@@ -36,6 +37,7 @@ class RoomManager:
         self._rooms: dict[str, Room] = {}
         self._joining: dict[str, int] = {}
         self._tg: TaskGroup | None = None
+        self._clock = BatchClock(self.config.room.batch_interval_s)
         self.stats = Stats()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -43,6 +45,7 @@ class RoomManager:
         try:
             async with anyio.create_task_group() as tg:
                 self._tg = tg
+                tg.start_soon(self._clock.run)
                 tg.start_soon(self._snapshot_loop)
                 tg.start_soon(self._idle_loop)
                 if self._ports.presence is not None:
@@ -93,7 +96,10 @@ class RoomManager:
             if room is None:
                 if self._tg is None:
                     raise CloseConnection("server is shutting down", 1012)
-                room = Room(room_id, self._ports, config=self.config.room, stats=self.stats)
+                room = Room(
+                    room_id, self._ports, config=self.config.room, stats=self.stats,
+                    clock=self._clock,
+                )
                 self._rooms[room_id] = room
                 try:
                     await self._tg.start(room.run)
