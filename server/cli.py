@@ -36,6 +36,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     finally:
         engine.dispose()
     app = create_app(settings, run_migrations=False)
+    _tune_garbage_collector()
     uvicorn.run(
         app,
         host=args.host,
@@ -50,6 +51,21 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         timeout_graceful_shutdown=10,
     )
     return 0
+
+
+def _tune_garbage_collector() -> None:
+    """Keep the cyclic garbage collector's full passes short and rare.
+
+    Under load (hundreds of connections) a full collection walked every object the
+    imports made as well and stopped the event loop for 60-170 ms at a time: that was
+    the tail of the relay latency. Objects alive now live as long as the process, so
+    they are frozen out of collections; the young generation is collected less often.
+    """
+    import gc
+
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(10_000, 20, 20)
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
