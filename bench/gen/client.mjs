@@ -204,6 +204,10 @@ export class BenchClient {
       if (typeof t === 'number' && t >= this.m.measureFrom && this.m.measuring) {
         this.m.cursorDelivered++
         this.m.cursorLat.record(now - t)
+        // States this one superseded on the way (a server that coalesces awareness sends
+        // only the newest per window): what the receiver shows reflects them, as a merged
+        // path version does. Counted apart, never mixed into the latency.
+        if (prev !== undefined && clock > prev + 1) this.m.cursorSuperseded += clock - prev - 1
       }
     }
   }

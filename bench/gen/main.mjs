@@ -13,7 +13,7 @@ import { openRoom, pool } from './peers.mjs'
 import { Histogram, summarize } from './stats.mjs'
 import { Stroke, writePath, pathsHash, newPathId } from './strokes.mjs'
 import { SCENARIOS, STROKE_VERSIONS } from './scenarios.mjs'
-import { cpuSeconds, memory, coreBusy } from './procstat.mjs'
+import { cpuSeconds, cpuSecondsPrecise, memory, coreBusy } from './procstat.mjs'
 
 const args = parseArgs(process.argv.slice(2))
 const PEER = args.peer
@@ -62,6 +62,7 @@ class Metrics {
     this.pathExpected = 0
     this.pathWrites = 0
     this.cursorDelivered = 0
+    this.cursorSuperseded = 0
     this.cursorExpected = 0
     this.cursorSent = 0
     this.msgsIn = 0
@@ -286,7 +287,15 @@ async function runLoadScenario (spec) {
     expected: m.cursorExpected,
     delivered: m.cursorDelivered,
     delivered_per_s: round(m.cursorDelivered / secs),
+    superseded: m.cursorSuperseded,
+    superseded_per_s: round(m.cursorSuperseded / secs),
     latency_ms: m.cursorLat.summary()
+  }
+  // The measure: delivered updates, paths and cursors, per server CPU-second;
+  // "credited" counts cursor states a coalescing server superseded, as merged paths are.
+  result.updates = {
+    delivered_per_server_cpu_s: serverCpu > 0 ? round((m.pathDelivered + m.cursorDelivered) / serverCpu) : null,
+    credited_per_server_cpu_s: serverCpu > 0 ? round((m.pathDelivered + m.cursorDelivered + m.cursorSuperseded) / serverCpu) : null
   }
   result.traffic = {
     msgs_in_per_client_s: round((tr1.msgsIn - tr0.msgsIn) / secs / nClients, 2),
@@ -380,6 +389,7 @@ async function runColdJoin (spec) {
 
   const j0 = serverSample()
   const cpu0 = j0.cpu_s
+  const fine0 = cpuSecondsPrecise(SERVER_PID)
   const t0 = Date.now()
   const sequential = []
   if (!first.ok) {
@@ -395,10 +405,16 @@ async function runColdJoin (spec) {
     if (r.client) r.client.destroy()
     sequential.push(r)
   }
+  const fineMid = cpuSecondsPrecise(SERVER_PID)
   const concurrent = await Promise.all(seats.slice(2 + spec.sequential).map(s => timedJoin(s, n, joinTimeout)))
   const cpu1 = cpuSeconds(SERVER_PID)
+  const fine1 = cpuSecondsPrecise(SERVER_PID)
   const end = serverSample()
   for (const r of concurrent) if (r.client) r.client.destroy()
+  // The loaded room at rest: only the loader left, nothing sent for a while.
+  await sleep(3000)
+  const settled = serverSample()
+  const docBytes = Y.encodeStateAsUpdate(loader.doc).length
   loader.destroy()
   const ok = rs => rs.filter(r => r.ok).map(r => r.ms)
   result.cold_join = {
@@ -408,8 +424,19 @@ async function runColdJoin (spec) {
     errors: [...sequential, ...concurrent].filter(r => !r.ok).map(r => r.error),
     bytes_per_join: Math.round(m.bytesIn / (2 + spec.sequential + spec.concurrent))
   }
+  const oneJoinCpu = sequential.length ? (fineMid - fine0) / sequential.length : null
+  const roomMb = settled.mem?.rss_mb != null && idle.mem?.rss_mb != null ? settled.mem.rss_mb - idle.mem.rss_mb : null
   result.server = {
     cpu_s: round(cpu1 - cpu0, 2),
+    // Server CPU of one join alone, and of the 10 that came at once together.
+    cpu_one_join_s: round(oneJoinCpu, 3),
+    cpu_ten_joins_s: round(fine1 - fineMid, 3),
+    ten_joins_cost_x: oneJoinCpu ? round((fine1 - fineMid) / oneJoinCpu, 1) : null,
+    doc_mb: round(docBytes / 1048576, 2),
+    rss_settled_mb: settled.mem?.rss_mb ?? null,
+    // What holding the loaded room costs: RSS at rest over RSS before it existed.
+    room_rss_mb: round(roomMb, 1),
+    room_rss_per_doc_x: roomMb != null ? round(roomMb / (docBytes / 1048576), 1) : null,
     cpu_pct: round(((cpu1 - cpu0) / ((Date.now() - t0) / 1000)) * 100, 1),
     rss_idle_mb: idle.mem?.rss_mb ?? null,
     rss_after_preload_mb: afterLoad.mem?.rss_mb ?? null,

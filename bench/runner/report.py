@@ -30,6 +30,9 @@ LOAD_METRICS = {
     "path_p99": "paths.latency_ms.p99",
     "path_max": "paths.latency_ms.max",
     "cur_s": "cursors.delivered_per_s",
+    "cur_sup_s": "cursors.superseded_per_s",
+    "all_per_cpu": "updates.delivered_per_server_cpu_s",
+    "credited_per_cpu": "updates.credited_per_server_cpu_s",
     "cur_p50": "cursors.latency_ms.p50",
     "cur_p95": "cursors.latency_ms.p95",
     "cur_p99": "cursors.latency_ms.p99",
@@ -59,6 +62,12 @@ S4_METRICS = {
     "rss": "server.peak_rss_mb",
     "kb_join": "cold_join.bytes_per_join",
     "cpu_s": "server.cpu_s",
+    "cpu_one": "server.cpu_one_join_s",
+    "cpu_ten": "server.cpu_ten_joins_s",
+    "ten_cost_x": "server.ten_joins_cost_x",
+    "doc_mb": "server.doc_mb",
+    "room_rss": "server.room_rss_mb",
+    "room_rss_x": "server.room_rss_per_doc_x",
     "bg0": "background.core0_other_pct",
     "bg1": "background.core1_other_pct",
 }
@@ -122,6 +131,26 @@ def lat(row, prefix):
     return " / ".join(fmt(v) for v in vals)
 
 
+def _ratios(load: list[dict]) -> list[str]:
+    """Ours against the best peer of each scenario, on updates per server CPU-second."""
+    lines = []
+    for scenario in sorted({r["scenario"] for r in load}):
+        rs = [r for r in load if r["scenario"] == scenario]
+        ours = next((r for r in rs if r["name"] == "ours"), None)
+        peers = [r for r in rs if r["name"] != "ours" and r.get("all_per_cpu")]
+        if ours is None or not peers or not ours.get("all_per_cpu"):
+            continue
+        best = max(peers, key=lambda r: r["all_per_cpu"])
+        best_credited = max(peers, key=lambda r: r.get("credited_per_cpu") or 0)
+        lines.append(
+            f"- {scenario}: paths + cursors per server CPU-s, ours / best peer: "
+            f"{ours['all_per_cpu'] / best['all_per_cpu']:.2f}× as delivered ({best['name']}), "
+            f"{(ours.get('credited_per_cpu') or 0) / (best_credited.get('credited_per_cpu') or 1):.2f}× "
+            f"crediting superseded cursor states ({best_credited['name']})"
+        )
+    return ["", *lines] if lines else []
+
+
 def markdown(doc: dict) -> str:
     meta = doc["meta"]
     rows = doc["summary"]
@@ -146,21 +175,24 @@ def markdown(doc: dict) -> str:
     if load:
         out.append("")
         out.append(
-            "| scen. | server | path upd/s delivered | delivered % | upd / server CPU-s | path ms p50/p95/p99/max "
-            "| cursor ms p50/p95/p99/max | cursors/s delivered | msgs in /client/s | KB in /client/s "
+            "| scen. | server | path upd/s delivered | delivered % | path upd / server CPU-s "
+            "| paths + cursors / server CPU-s (credited) | path ms p50/p95/p99/max "
+            "| cursor ms p50/p95/p99/max | cursors/s delivered (+ superseded) | msgs in /client/s | KB in /client/s "
             "| server CPU % | peak RSS MB | join ms p50 / max | conn. failures | converged | gen. CPU % "
             "| others' CPU % core 0/1 |"
         )
-        out.append("|" + "---|" * 17)
+        out.append("|" + "---|" * 18)
         for r in load:
             out.append(
                 f"| {r['scenario']} | {r['name']} | {fmt(r['upd_s'])} | {fmt(r['deliv_pct'], 1, pct=True)} "
-                f"| {fmt(r['upd_per_cpu'])} | {lat(r, 'path')} | {lat(r, 'cur')} | {fmt(r['cur_s'])} "
+                f"| {fmt(r['upd_per_cpu'])} | {fmt(r['all_per_cpu'])} ({fmt(r['credited_per_cpu'])}) "
+                f"| {lat(r, 'path')} | {lat(r, 'cur')} | {fmt(r['cur_s'])} (+{fmt(r['cur_sup_s'])}) "
                 f"| {fmt(r['msgs_in'], 1)} | {fmt(r['bytes_in'] / 1024 if r['bytes_in'] is not None else None, 1)} "
                 f"| {fmt(r['cpu_pct'])} | {fmt(r['rss'])} | {fmt(r['join_p50'])} / {fmt(r['join_max'])} "
                 f"| {r['fail_total']} | {r['converged']}/{r['runs']} "
                 f"| {fmt(r['gen_cpu'])} | {fmt(r['bg0'])} / {fmt(r['bg1'])} |"
             )
+    out.extend(_ratios(load))
     cold = [r for r in rows if r["scenario"] == "S4"]
     if cold:
         out.append("")
@@ -168,13 +200,16 @@ def markdown(doc: dict) -> str:
         out.append("")
         out.append(
             "| server | first join ms | one at a time ms (p50) | 10 at once ms p50 / max | failed joins "
+            "| server CPU-s: one join / 10 at once (×) | doc MB | loaded room at rest MB (× doc) "
             "| RSS after preload MB | peak RSS MB | KB per join | server CPU-s for 13 joins | others' CPU % core 0/1 |"
         )
-        out.append("|" + "---|" * 10)
+        out.append("|" + "---|" * 13)
         for r in cold:
             out.append(
                 f"| {r['name']} | {fmt(r['first_join'])} | {fmt(r['one_p50'])} | {fmt(r['ten_p50'])} / {fmt(r['ten_max'])} "
-                f"| {fmt(r['failed'])} | {fmt(r['rss_preload'])} | {fmt(r['rss'])} "
+                f"| {fmt(r['failed'])} | {fmt(r['cpu_one'], 3)} / {fmt(r['cpu_ten'], 3)} ({fmt(r['ten_cost_x'], 1)}×) "
+                f"| {fmt(r['doc_mb'], 2)} | {fmt(r['room_rss'])} ({fmt(r['room_rss_x'], 1)}×) "
+                f"| {fmt(r['rss_preload'])} | {fmt(r['rss'])} "
                 f"| {fmt(r['kb_join'] / 1024 if r['kb_join'] is not None else None)} | {fmt(r['cpu_s'], 2)} "
                 f"| {fmt(r['bg0'])} / {fmt(r['bg1'])} |"
             )
