@@ -41,6 +41,7 @@ class AwarenessEntry:
     client_id: int
     clock: int
     state: dict[str, Any] | None
+    text: str = ""  # the state's JSON as it came
 
 
 @dataclass(slots=True)
@@ -70,7 +71,7 @@ def decode_update(update: bytes) -> list[AwarenessEntry]:
             state = json.loads(text, parse_constant=_reject_constant) if text else None
             if decoder.length < 0:
                 raise IndexError
-            entries.append(AwarenessEntry(client_id, clock, state))
+            entries.append(AwarenessEntry(client_id, clock, state, text))
     except (IndexError, RuntimeError, UnicodeDecodeError):
         raise ProtocolError("truncated awareness update") from None
     except ValueError as exc:
@@ -85,11 +86,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def _encode_entry(client_id: int, clock: int, state: dict[str, Any] | None) -> bytes:
+def _encode_entry(
+    client_id: int, clock: int, state: dict[str, Any] | None, text: str | None = None
+) -> bytes:
+    """One entry; `text`, when given, is JSON the caller knows to parse to `state`."""
     encoder = Encoder()
     encoder.write_var_uint(client_id)
     encoder.write_var_uint(clock)
-    encoder.write_var_string(json.dumps(state, separators=(",", ":")))
+    encoder.write_var_string(text if text is not None else json.dumps(state, separators=(",", ":")))
     return encoder.to_bytes()
 
 
@@ -146,7 +150,10 @@ class RoomAwareness:
             state = sanitise(entry.state, identity)
             if held is not None and entry.clock < held.clock:
                 continue
-            self._set(entry.client_id, entry.clock, state, owner, identity, now, local=True)
+            # Mostly nothing needed cleaning: relay the JSON as it came, not re-encoded.
+            text = entry.text if state is not None and state == entry.state else None
+            self._set(entry.client_id, entry.clock, state, owner, identity, now, local=True,
+                      text=text)
 
     def apply_remote(self, update: bytes, *, now: float) -> None:
         """Apply states another process relayed (already sanitised there)."""
@@ -157,11 +164,12 @@ class RoomAwareness:
             state = entry.state if isinstance(entry.state, dict) else None
             user = (state or {}).get("user") or {}
             identity = Identity(user_id="", name=str(user.get("name", "")))
-            self._set(entry.client_id, entry.clock, state, REMOTE, identity, now, local=False)
+            self._set(entry.client_id, entry.clock, state, REMOTE, identity, now, local=False,
+                      text=entry.text if state is not None else None)
 
     def _set(self, client_id: int, clock: int, state: dict[str, Any] | None, owner: object,
-             identity: Identity, now: float, *, local: bool) -> None:
-        encoded = _encode_entry(client_id, clock, state)
+             identity: Identity, now: float, *, local: bool, text: str | None = None) -> None:
+        encoded = _encode_entry(client_id, clock, state, text)
         if state is None:
             self._held.pop(client_id, None)
         else:
