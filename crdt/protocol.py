@@ -14,7 +14,6 @@ from pycrdt import (
     Decoder,
     YSyncMessageType,
     create_awareness_message,
-    create_sync_message,
     create_update_message,
     write_var_uint,
 )
@@ -94,8 +93,10 @@ def decode_message(frame: bytes) -> IncomingMessage:
     return message
 
 
-def sync_step1(doc) -> bytes:
-    return create_sync_message(doc)
+def sync_step1(state_vector: bytes) -> bytes:
+    return bytes([MessageType.SYNC, YSyncMessageType.SYNC_STEP1]) + write_var_uint(
+        len(state_vector)
+    ) + state_vector
 
 
 def sync_step2(update: bytes) -> bytes:

@@ -22,13 +22,15 @@ class RelayLink:
     """Mixed into Room: the relay side of a room (ARCHITECTURE.md "Scaling out")."""
 
     id: str
-    doc: Doc
     awareness: RoomAwareness
     stats: Stats
     _ports: RoomPorts
     _covered: list[int]
 
     if TYPE_CHECKING:  # provided by Room
+
+        @property
+        def doc(self) -> Doc: ...
 
         def _broadcast(self, message: bytes) -> None: ...
         def _open_window(self) -> None: ...

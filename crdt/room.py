@@ -17,6 +17,7 @@ from crdt import paths, protocol
 from crdt.awareness import Identity, RoomAwareness
 from crdt.batch_clock import BatchClock
 from crdt.client import Client
+from crdt.dormant import RoomDocument
 from crdt.errors import (
     CloseConnection,
     MessageTooLarge,
@@ -58,6 +59,8 @@ class RoomConfig:
     heartbeat_s: float = 15.0
     presence_refresh_s: float = 5.0
     store_retry_s: float = 1.0
+    # A document nobody changed for this long sleeps as its encoded state (0: never).
+    sleep_after_s: float = 20.0
 
 
 class Room(RelayLink):
@@ -74,7 +77,8 @@ class Room(RelayLink):
         self.config = config or RoomConfig()
         self.stats = stats or Stats()
         self.state = RoomState.LOADING
-        self.doc: Doc = Doc()
+        self._document = RoomDocument(self._subscribe)
+        self._changed_at = time.monotonic()
         self.awareness = RoomAwareness()
         self.clients: set[Client] = set()
         self.loaded = anyio.Event()
@@ -151,14 +155,28 @@ class Room(RelayLink):
         stored = await self._store.load(self.id)
         if stored is None:
             raise RoomNotFound("no such room")
-        self._apply_stored(stored.updates, Origin.LOAD)
+        updates = stored.updates
+        merged = merge_updates(*updates) if len(updates) > 1 else next(iter(updates), None)
+        self._document.start(merged)
         self._covered.extend(stored.seqs)
-        # Keep the subscriptions: pycrdt unsubscribes when they are garbage collected.
-        self._subscriptions = (
-            self.doc.observe(self._on_transaction),
-            paths.paths_map(self.doc).observe_deep(self._on_paths_changed),
-        )
+        self._changed_at = time.monotonic()
         log.info("room loaded", extra={"room": self.id, "updates": len(stored.updates)})
+
+    @property
+    def doc(self) -> Doc:
+        """The room's document (woken if it was asleep)."""
+        return self._document.doc
+
+    @property
+    def asleep(self) -> bool:
+        """Whether the document is held only encoded (see crdt/dormant.py)."""
+        return self._document.asleep
+
+    def _subscribe(self, doc: Doc) -> tuple[object, ...]:
+        return (
+            doc.observe(self._on_transaction),
+            paths.paths_map(doc).observe_deep(self._on_paths_changed),
+        )
 
     def _apply_stored(self, updates: list[bytes], origin: Origin) -> None:
         if not updates:
@@ -190,7 +208,7 @@ class Room(RelayLink):
         """Serve one connection until it closes; returns why it was closed by us, if it was."""
         client = Client(transport, identity, outbox_size=self.config.outbox_size)
         self.clients.add(client)
-        client.enqueue(protocol.sync_step1(self.doc))
+        client.enqueue(protocol.sync_step1(self._document.state_vector()))
         everyone = self.awareness.full_update()
         if everyone is not None:
             client.enqueue(protocol.awareness(everyone))
@@ -274,7 +292,7 @@ class Room(RelayLink):
         if fresh and self._fresh_reply is not None:
             return self._fresh_reply
         try:
-            update = self.doc.get_update(state_vector)
+            update = self._document.update_since(state_vector)
         except ValueError as exc:
             raise ProtocolError(f"sync step 1 carries no valid state vector: {exc}") from None
         reply = protocol.sync_step2(update)
@@ -310,6 +328,7 @@ class Room(RelayLink):
 
     def _on_transaction(self, event) -> None:
         self._fresh_reply = None  # the document changed
+        self._changed_at = time.monotonic()
         if self._capturing in (Origin.CLIENT, Origin.UPKEEP):
             self._pending.append(event.update)
         elif self._capturing is Origin.RELAY:
@@ -406,11 +425,30 @@ class Room(RelayLink):
             # Shared by joins that come together; a large board should not hold it idle.
             self._fresh_reply = None
             now = time.monotonic()
+            self._maybe_sleep(now)
             if self.awareness.remove_outdated(now=now, timeout=self.config.awareness_timeout_s):
                 self._open_window()
             for client in list(self.clients):
                 if now - client.last_sent >= self.config.heartbeat_s:
                     client.enqueue(EMPTY_AWARENESS)
+
+    def _maybe_sleep(self, now: float) -> None:
+        after = self.config.sleep_after_s
+        if (
+            after <= 0
+            or self._document.asleep
+            or self.state is not RoomState.LIVE
+            or now - self._changed_at < after
+            or self._pending
+            or self._pending_remote
+            or self._deferred_step2
+            or self._touched
+            or self._flushing
+        ):
+            return
+        size = self._document.sleep()
+        self.stats.rooms_slept += 1
+        log.info("room document asleep", extra={"room": self.id, "bytes": size})
 
     async def snapshot(self) -> bool:
         """Fold the log entries the document holds into its snapshot; False if storage failed."""
@@ -418,7 +456,9 @@ class Room(RelayLink):
             return True
         covered, self._covered = self._covered, []
         try:
-            await self._store.snapshot(self.id, state=self.doc.get_update(), covered_seqs=covered)
+            await self._store.snapshot(
+                self.id, state=self._document.encoded(), covered_seqs=covered
+            )
         except Exception:
             self._covered[:0] = covered
             self.stats.store_failures += 1

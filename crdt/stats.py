@@ -17,4 +17,5 @@ class Stats:
     store_failures: int = 0
     rooms_loaded: int = 0
     rooms_unloaded: int = 0
+    rooms_slept: int = 0  # documents put to sleep as their encoded state
     log_append_seconds: float = 0.0  # summed over updates_logged: the log's share of latency

@@ -53,6 +53,7 @@ def manager_config(settings: Settings) -> ManagerConfig:
             awareness_timeout_s=settings.awareness_timeout_s,
             heartbeat_s=settings.heartbeat_s,
             presence_refresh_s=settings.presence_ttl_s / 3,
+            sleep_after_s=settings.room_sleep_after_s,
         ),
         snapshot_interval_s=settings.snapshot_interval_s,
         room_idle_s=settings.room_idle_s,

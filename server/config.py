@@ -38,6 +38,8 @@ class Settings(BaseSettings):
     awareness_timeout_s: float = Field(default=30, gt=0)
     heartbeat_s: float = Field(default=15, gt=0)
     presence_ttl_s: float = Field(default=15, gt=0)
+    # A live room whose document nobody changed for this long keeps it encoded (0: never).
+    room_sleep_after_s: float = Field(default=20, ge=0)
     # Off by default, as in the Node Yjs servers: deflate runs once per client per message
     # (the same merged update is compressed again for every connection).
     ws_compression: bool = False

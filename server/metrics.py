@@ -21,6 +21,7 @@ COUNTERS = {
     "store_failures": "Failed log appends or snapshots (retried)",
     "rooms_loaded": "Rooms loaded into memory",
     "rooms_unloaded": "Idle rooms whose live state was freed",
+    "rooms_slept": "Times a quiet room's document was put to sleep as its encoded state",
     "log_append_seconds": "Seconds spent waiting for log appends (divide by updates_logged)",
 }
 
@@ -33,6 +34,11 @@ class _CoreCollector:
         manager = self._services.rooms
         rooms = manager.live_rooms()
         yield GaugeMetricFamily("whiteboard_rooms_live", "Rooms in memory", value=len(rooms))
+        yield GaugeMetricFamily(
+            "whiteboard_rooms_asleep",
+            "Rooms in memory whose document sleeps as its encoded state",
+            value=sum(1 for room in rooms if room.asleep),
+        )
         yield GaugeMetricFamily(
             "whiteboard_clients_connected",
             "Connected websocket clients",
