@@ -411,8 +411,9 @@ async function runColdJoin (spec) {
   const fine1 = cpuSecondsPrecise(SERVER_PID)
   const end = serverSample()
   for (const r of concurrent) if (r.client) r.client.destroy()
-  // The loaded room at rest: only the loader left, nothing sent for a while.
-  await sleep(3000)
+  // The loaded room at rest: only the loader left, nothing drawn for 25 s (longer than
+  // ours' default WHITEBOARD_ROOM_SLEEP_AFTER_S, after which a quiet document sleeps).
+  await sleep(25000)
   const settled = serverSample()
   const docBytes = Y.encodeStateAsUpdate(loader.doc).length
   loader.destroy()
