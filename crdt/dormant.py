@@ -13,18 +13,18 @@ import ctypes.util
 import logging
 from collections.abc import Callable
 
-from pycrdt import Doc, get_state, get_update
+from pycrdt import Doc, Subscription, get_state, get_update
 
 log = logging.getLogger("whiteboard.room")
 
-Subscribe = Callable[[Doc], tuple[object, ...]]
+Subscribe = Callable[[Doc], tuple[Subscription, ...]]
 
 
 class RoomDocument:
     def __init__(self, subscribe: Subscribe) -> None:
         self._subscribe = subscribe
         self._doc: Doc | None = Doc()
-        self._subscriptions: tuple[object, ...] = ()
+        self._subscriptions: tuple[Subscription, ...] = ()
         self._asleep: bytes | None = None  # the encoded state while asleep
 
     def start(self, update: bytes | None) -> None:
@@ -57,9 +57,17 @@ class RoomDocument:
             assert self._asleep is not None
             return len(self._asleep)
         self._asleep = self._doc.get_update()
-        self._doc, self._subscriptions = None, ()
+        self._unsubscribe()
+        self._doc = None
         release_free_memory()
         return len(self._asleep)
+
+    def _unsubscribe(self) -> None:
+        # Explicitly: a pycrdt subscription's callback is held on the Rust side, out of
+        # the garbage collector's sight, and with it the document and the room it calls.
+        for subscription in self._subscriptions:
+            subscription.drop()
+        self._subscriptions = ()
 
     def state_vector(self) -> bytes:
         return get_state(self._asleep) if self._asleep is not None else self.doc.get_state()

@@ -11,7 +11,7 @@ from enum import Enum
 
 import anyio
 from anyio.abc import TaskStatus
-from pycrdt import Doc, YSyncMessageType, merge_updates
+from pycrdt import Doc, Subscription, YSyncMessageType, merge_updates
 
 from crdt import paths, protocol
 from crdt.awareness import Identity, RoomAwareness
@@ -115,7 +115,6 @@ class Room(RelayLink):
             else None
         )
         self._scope: anyio.CancelScope | None = None
-        self._subscriptions: tuple[object, ...] = ()
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -172,7 +171,7 @@ class Room(RelayLink):
         """Whether the document is held only encoded (see crdt/dormant.py)."""
         return self._document.asleep
 
-    def _subscribe(self, doc: Doc) -> tuple[object, ...]:
+    def _subscribe(self, doc: Doc) -> tuple[Subscription, ...]:
         return (
             doc.observe(self._on_transaction),
             paths.paths_map(doc).observe_deep(self._on_paths_changed),
@@ -197,6 +196,8 @@ class Room(RelayLink):
         with anyio.CancelScope(shield=True):
             await self.flush()
             await self.snapshot()
+        # Encoded and unsubscribed: nothing keeps the closed room alive.
+        self._document.sleep()
         if self._scope is not None:
             self._scope.cancel()
         self.state = RoomState.CLOSED

@@ -13,6 +13,7 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.batch_clock import BatchClock
 from crdt.boards import board_paths
+from crdt.dormant import release_free_memory
 from crdt.errors import CloseConnection, RoomNotFound
 from crdt.paths import PathEntry
 from crdt.ports import RoomPorts, Transport
@@ -132,6 +133,9 @@ class RoomManager:
             for room in list(self._rooms.values()):
                 if room.state is RoomState.LIVE:
                     await room.snapshot()
+            # A snapshot decodes the whole document to refresh the path rows: give that
+            # memory back to the system rather than keep it for the next round.
+            release_free_memory()
 
     async def _idle_loop(self) -> None:
         period = min(5.0, self.config.room_idle_s / 5)

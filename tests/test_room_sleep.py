@@ -3,6 +3,8 @@ the first change does, and nothing drawn is lost either way (in-process ports)."
 
 from __future__ import annotations
 
+import gc
+import weakref
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -151,3 +153,19 @@ async def test_a_room_set_never_to_sleep_stays_awake():
         await anyio.sleep(0.8)
         assert not room.asleep
         tg.cancel_scope.cancel()
+
+
+async def test_a_closed_room_can_be_freed():
+    # pycrdt holds observers on the Rust side, out of the garbage collector's sight: a
+    # room that did not unsubscribe would stay in memory forever after it closed.
+    store = MemoryStore()
+    await store.append("room", stroke_update(Doc(), "kept"))
+    room = Room("room", RoomPorts(store=store), config=CONFIG)
+    async with anyio.create_task_group() as tg:
+        await tg.start(room.run)
+        assert keys(room.doc) == {"kept"}
+        await room.close()
+    freed = weakref.ref(room)
+    del room, tg
+    gc.collect()
+    assert freed() is None
