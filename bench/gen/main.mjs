@@ -355,6 +355,16 @@ async function runColdJoin (spec) {
   const joinTimeout = Math.max(60000, CONNECT_TIMEOUT_MS)
   const room = await openRoom(PEER, PORT, `bench-S4-${Math.random().toString(36).slice(2, 8)}`)
   const seats = await room.seats(1 + 1 + spec.sequential + spec.concurrent)
+  // Warm up first (a small room, one stroke, one client that leaves): what a server
+  // allocates once, on its first room and connection, is not the big room's cost.
+  const warm = await openRoom(PEER, PORT, `bench-S4-warm-${Math.random().toString(36).slice(2, 8)}`)
+  const [warmSeat] = await warm.seats(1)
+  const warmClient = new BenchClient({ ...warmSeat, m, deflate: DEFLATE, color: '#1e1e1e' })
+  await warmClient.connect(CONNECT_TIMEOUT_MS)
+  writePath(warmClient.doc, newPathId(), { d: 'M 0 0 L 1 1', color: '#1e1e1e', width: 2, ts: Date.now() })
+  await sleep(1000)
+  warmClient.destroy()
+  await sleep(1000)
   const idle = serverSample()
 
   // Preload through one client that stays connected (servers without
