@@ -32,7 +32,6 @@ class MessageType(IntEnum):
 class SyncMessage:
     sync_type: YSyncMessageType
     payload: bytes
-    raw: bytes  # the frame without its leading message type, as handle_sync_message wants it
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,12 +75,11 @@ def decode_message(frame: bytes) -> IncomingMessage:
     kind = _read_uint(decoder, "message type")
     message: IncomingMessage
     if kind == MessageType.SYNC:
-        start = decoder.i0
         sync_type = _read_uint(decoder, "sync message type")
         if sync_type not in (0, 1, 2):
             raise ProtocolError(f"unknown sync message type {sync_type}, expected 0, 1 or 2")
         payload = _read_payload(decoder, "sync payload")
-        message = SyncMessage(YSyncMessageType(sync_type), payload, bytes(frame[start:]))
+        message = SyncMessage(YSyncMessageType(sync_type), payload)
     elif kind == MessageType.AWARENESS:
         message = AwarenessMessage(_read_payload(decoder, "awareness update"))
     elif kind == MessageType.QUERY_AWARENESS:
