@@ -166,6 +166,10 @@ class Room(RelayLink):
         """The room's document (woken if it was asleep)."""
         return self._document.doc
 
+    def encoded_state(self) -> bytes:
+        """The whole document as one update (without waking it if it sleeps)."""
+        return self._document.encoded()
+
     @property
     def asleep(self) -> bool:
         """Whether the document is held only encoded (see crdt/dormant.py)."""

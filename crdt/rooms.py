@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
 
-from crdt import paths
 from crdt.awareness import Identity
 from crdt.batch_clock import BatchClock
 from crdt.boards import board_paths
@@ -69,12 +68,16 @@ class RoomManager:
     async def board(self, room_id: str) -> list[PathEntry] | None:
         """A room's drawing: from memory if it is live here, else from storage (None: no room)."""
         room = self.live_room(room_id)
+        # Decoded in a worker thread from the encoded state: reading a large board on the
+        # event loop would stall every room, and a sleeping document stays asleep.
         if room is not None:
-            return paths.read_paths(room.doc)
-        stored = await self._ports.store.load(room_id)
-        if stored is None:
-            return None
-        return await anyio.to_thread.run_sync(board_paths, stored.updates)
+            updates = [room.encoded_state()]
+        else:
+            stored = await self._ports.store.load(room_id)
+            if stored is None:
+                return None
+            updates = stored.updates
+        return await anyio.to_thread.run_sync(board_paths, updates)
 
     def live_room(self, room_id: str) -> Room | None:
         room = self._rooms.get(room_id)

@@ -22,6 +22,7 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
+from crdt.rooms import ManagerConfig, RoomManager
 from tests.inprocess import MemoryStore, connection_pair
 
 pytestmark = pytest.mark.anyio
@@ -169,3 +170,21 @@ async def test_a_closed_room_can_be_freed():
     del room, tg
     gc.collect()
     assert freed() is None
+
+
+async def test_exporting_a_sleeping_room_reads_it_without_waking_it():
+    store = MemoryStore()
+    await store.append("room", stroke_update(Doc(), "kept"))
+    manager = RoomManager(RoomPorts(store=store), config=ManagerConfig(room=CONFIG))
+    transport, send, receive = connection_pair()
+    async with anyio.create_task_group() as tg:
+        await tg.start(manager.run)
+        tg.start_soon(manager.serve, "room", transport, Identity("u", "U"))
+        await until(lambda: (room := manager.live_room("room")) is not None and room.asleep)
+        board = await manager.board("room")
+        assert [entry.key for entry in board or []] == ["kept"]
+        assert manager.live_room("room").asleep
+        tg.cancel_scope.cancel()
+    transport.release()
+    send.close()
+    receive.close()
