@@ -269,7 +269,8 @@ def chart(doc: dict, png: Path) -> None:
             _bars(
                 axes[i][1],
                 rs,
-                [("RSS after preload", "rss_preload"), ("peak RSS", "rss")],
+                [("RSS after preload", "rss_preload"), ("peak RSS", "rss"),
+                 ("loaded room at rest", "room_rss")],
                 f"{s} server memory (MB)",
             )
             _bars(
