@@ -13,7 +13,7 @@ import ctypes.util
 import logging
 from collections.abc import Callable
 
-from pycrdt import Doc, Subscription, get_state, get_update
+from pycrdt import Doc, Subscription, get_update
 
 log = logging.getLogger("whiteboard.room")
 
@@ -26,6 +26,7 @@ class RoomDocument:
         self._doc: Doc | None = Doc()
         self._subscriptions: tuple[Subscription, ...] = ()
         self._asleep: bytes | None = None  # the encoded state while asleep
+        self._asleep_vector = b""  # its state vector (decoding it from the update costs ms)
 
     def start(self, update: bytes | None) -> None:
         """Apply what storage holds, then start observing (loading is nobody's change)."""
@@ -57,6 +58,7 @@ class RoomDocument:
             assert self._asleep is not None
             return len(self._asleep)
         self._asleep = self._doc.get_update()
+        self._asleep_vector = self._doc.get_state()
         self._unsubscribe()
         self._doc = None
         release_free_memory()
@@ -70,7 +72,7 @@ class RoomDocument:
         self._subscriptions = ()
 
     def state_vector(self) -> bytes:
-        return get_state(self._asleep) if self._asleep is not None else self.doc.get_state()
+        return self._asleep_vector if self._asleep is not None else self.doc.get_state()
 
     def update_since(self, state_vector: bytes) -> bytes:
         """What a peer with `state_vector` lacks; the whole document for an empty one.
