@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import ctypes
 import ctypes.util
-import logging
 from collections.abc import Callable
 
 from pycrdt import Doc, Subscription, get_update
 
-log = logging.getLogger("whiteboard.room")
-
 Subscribe = Callable[[Doc], tuple[Subscription, ...]]
+EMPTY_STATE_VECTOR = b"\x00"  # a peer that holds nothing
 
 
 class RoomDocument:
@@ -33,8 +31,7 @@ class RoomDocument:
         doc = self.doc
         if update is not None:
             doc.apply_update(update)
-        # Keep the subscriptions: pycrdt unsubscribes when they are garbage collected.
-        self._subscriptions = self._subscribe(doc)
+        self._subscriptions = self._subscribe(doc)  # dropped explicitly: see _unsubscribe
 
     @property
     def asleep(self) -> bool:
@@ -81,7 +78,7 @@ class RoomDocument:
         """
         if self._asleep is None:
             return self.doc.get_update(state_vector)
-        if state_vector == b"\x00":
+        if state_vector == EMPTY_STATE_VECTOR:
             return self._asleep
         return get_update(self._asleep, state_vector)
 
@@ -89,15 +86,21 @@ class RoomDocument:
         return self._asleep if self._asleep is not None else self.doc.get_update()
 
 
-def _malloc_trim() -> Callable[[], None]:
-    # glibc keeps freed memory in its arenas; without a trim the process would not get
-    # smaller when a large document goes to sleep. Elsewhere (musl, macOS) a no-op.
+def _libc_malloc_trim() -> Callable[[int], int] | None:
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        trim = libc.malloc_trim
-    except (OSError, AttributeError):
-        return lambda: None
-    return lambda: None if trim(0) else None
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):  # not glibc (musl, macOS)
+        return None
 
 
-release_free_memory = _malloc_trim()
+_MALLOC_TRIM = _libc_malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Hand memory freed by a large document back to the system.
+
+    glibc keeps freed memory in its arenas; without a trim the process would not get
+    smaller when a large document goes to sleep or a room closes.
+    """
+    if _MALLOC_TRIM is not None:
+        _MALLOC_TRIM(0)

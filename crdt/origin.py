@@ -8,7 +8,6 @@ from enum import StrEnum
 class Origin(StrEnum):
     """Who made a change: the room checks client changes and relays only its own."""
 
-    LOAD = "load"
     CLIENT = "client"
     UPKEEP = "upkeep"
     RELAY = "relay"

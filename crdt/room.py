@@ -17,7 +17,7 @@ from crdt import paths, protocol
 from crdt.awareness import Identity, RoomAwareness
 from crdt.batch_clock import BatchClock
 from crdt.client import Client
-from crdt.dormant import RoomDocument
+from crdt.dormant import EMPTY_STATE_VECTOR, RoomDocument
 from crdt.errors import (
     CloseConnection,
     MessageTooLarge,
@@ -39,7 +39,6 @@ from crdt.stats import Stats
 log = logging.getLogger("whiteboard.room")
 
 EMPTY_AWARENESS = protocol.awareness(b"\x00")
-EMPTY_STATE_VECTOR = b"\x00"
 
 
 class RoomState(Enum):
