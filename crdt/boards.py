@@ -5,9 +5,9 @@ from __future__ import annotations
 import secrets
 from typing import Any
 
-from pycrdt import Doc, merge_updates
+from pycrdt import Doc
 
-from crdt import paths
+from crdt import paths, protocol
 
 
 def new_path_id() -> str:
@@ -29,5 +29,5 @@ def board_paths(updates: list[bytes]) -> list[paths.PathEntry]:
     """The winners of a stored board (snapshot + log), ordered by ts."""
     doc: Doc = Doc()
     if updates:
-        doc.apply_update(merge_updates(*updates) if len(updates) > 1 else updates[0])
+        doc.apply_update(protocol.merged(updates))
     return paths.read_paths(doc)

@@ -27,11 +27,16 @@ class RoomDocument:
         self._asleep_vector = b""  # its state vector (decoding it from the update costs ms)
 
     def start(self, update: bytes | None) -> None:
-        """Apply what storage holds, then start observing (loading is nobody's change)."""
-        doc = self.doc
+        """Hold what storage holds, observed from now on."""
+        self._doc = self._observed(update)
+
+    def _observed(self, update: bytes | None) -> Doc:
+        doc: Doc = Doc()
+        # Applied before subscribing: loading or waking is not a change anyone made.
         if update is not None:
             doc.apply_update(update)
         self._subscriptions = self._subscribe(doc)  # dropped explicitly: see _unsubscribe
+        return doc
 
     @property
     def asleep(self) -> bool:
@@ -42,11 +47,7 @@ class RoomDocument:
         """The live document, woken from its encoded state if it was asleep."""
         if self._doc is None:
             assert self._asleep is not None
-            doc: Doc = Doc()
-            # Applied before subscribing: waking is not a change anyone made.
-            doc.apply_update(self._asleep)
-            self._subscriptions = self._subscribe(doc)
-            self._doc, self._asleep = doc, None
+            self._doc, self._asleep = self._observed(self._asleep), None
         return self._doc
 
     def sleep(self) -> int:

@@ -15,6 +15,7 @@ from pycrdt import (
     YSyncMessageType,
     create_awareness_message,
     create_update_message,
+    merge_updates,
     write_var_uint,
 )
 
@@ -89,6 +90,11 @@ def decode_message(frame: bytes) -> IncomingMessage:
     if decoder.length != 0:
         raise ProtocolError(f"{decoder.length} unexpected bytes after the message")
     return message
+
+
+def merged(updates: list[bytes]) -> bytes:
+    """One update holding all of `updates` (a lone one as it is: merging decodes it)."""
+    return merge_updates(*updates) if len(updates) > 1 else updates[0]
 
 
 def sync_step1(state_vector: bytes) -> bytes:

@@ -11,7 +11,7 @@ from enum import Enum
 
 import anyio
 from anyio.abc import TaskStatus
-from pycrdt import Doc, Subscription, YSyncMessageType, merge_updates
+from pycrdt import Doc, Subscription, YSyncMessageType
 
 from crdt import paths, protocol
 from crdt.awareness import Identity, RoomAwareness
@@ -154,8 +154,7 @@ class Room(RelayLink):
         if stored is None:
             raise RoomNotFound("no such room")
         updates = stored.updates
-        merged = merge_updates(*updates) if len(updates) > 1 else next(iter(updates), None)
-        self._document.start(merged)
+        self._document.start(protocol.merged(updates) if updates else None)
         self._covered.extend(stored.seqs)
         self._changed_at = time.monotonic()
         log.info("room loaded", extra={"room": self.id, "updates": len(stored.updates)})
@@ -183,11 +182,10 @@ class Room(RelayLink):
     def _apply_stored(self, updates: list[bytes], origin: Origin) -> None:
         if not updates:
             return
-        merged = merge_updates(*updates) if len(updates) > 1 else updates[0]
         self._capturing = origin
         try:
             with self.doc.transaction(origin=origin):
-                self.doc.apply_update(merged)
+                self.doc.apply_update(protocol.merged(updates))
         finally:
             self._capturing = None
 
@@ -380,7 +378,7 @@ class Room(RelayLink):
         self._flushing = True
         try:
             if local:
-                merged_local = merge_updates(*local) if len(local) > 1 else local[0]
+                merged_local = protocol.merged(local)
                 started = time.perf_counter()
                 seq = await self._store.append(self.id, merged_local)
                 self.stats.log_append_seconds += time.perf_counter() - started
@@ -399,9 +397,8 @@ class Room(RelayLink):
             self._flushing = False
         outgoing = [u for u in (merged_local, *remote) if u is not None]
         if outgoing:
-            merged = merge_updates(*outgoing) if len(outgoing) > 1 else outgoing[0]
             self.stats.batches_broadcast += 1
-            self._broadcast(protocol.sync_update(merged))
+            self._broadcast(protocol.sync_update(protocol.merged(outgoing)))
         self._broadcast_cursors(cursors)
         for client, reply in deferred:
             client.enqueue(reply)
