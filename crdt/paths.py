@@ -1,4 +1,4 @@
-"""The `paths` map: one last-write-wins register per stroke (PROTOCOL.md §3).
+"""The `paths` map: one last-write-wins register per stroke (docs/protocol.md §3).
 
 A register is a `Y.Array` of versions. Every replica picks the same winner
 from the same versions, so the order must be exactly the one JavaScript
@@ -142,7 +142,7 @@ def wins(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def winner(versions: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
     """The version that beats all others, or None if there is none.
 
-    The reduce of PROTOCOL.md §3: `versions.reduce((a, b) => (wins(a, b) ? a : b))`.
+    The reduce of docs/protocol.md §3: `versions.reduce((a, b) => (wins(a, b) ? a : b))`.
     """
     best: dict[str, Any] | None = None
     for version in versions:

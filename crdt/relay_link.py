@@ -19,7 +19,7 @@ log = logging.getLogger("whiteboard.room")
 
 
 class RelayLink:
-    """Mixed into Room: the relay side of a room (ARCHITECTURE.md "Scaling out")."""
+    """Mixed into Room: the relay side of a room (docs/architecture.md, "Scaling out")."""
 
     id: str
     awareness: RoomAwareness

@@ -1,4 +1,4 @@
-"""SVG import and export of a board (PROTOCOL.md §1 `svg`, GET .../svg; §3 path entries).
+"""SVG import and export of a board (docs/protocol.md §1 `svg`, GET .../svg; §3 path entries).
 
     import_svg(data, max_bytes=...) -> ImportResult   untrusted upload -> stroke entries
     export_svg(entries, title=...) -> str             winning versions -> SVG 1.1 text

@@ -1,4 +1,4 @@
-"""Settings: every WHITEBOARD_* variable of PROTOCOL.md §4, read once in create_app."""
+"""Settings: every WHITEBOARD_* variable of docs/protocol.md §4, built once by the caller."""
 
 from __future__ import annotations
 
@@ -32,7 +32,13 @@ class Settings(BaseSettings):
     trusted_proxies: str = ""
     max_svg_bytes: int = Field(default=5 * 1024 * 1024, gt=0)
     max_message_bytes: int = Field(default=4 * 1024 * 1024, gt=0)
-    # Not in PROTOCOL.md §4, but operators expect them to be tunable.
+    # An update that would take a room's encoded document past this closes its writer (4413).
+    max_document_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    # The longest `d` of a path version, in characters (a longer one is an invalid version).
+    max_path_data: int = Field(default=262_144, gt=0)
+    # Total bytes of kept backups; the oldest go first (besides BACKUP_KEEP files).
+    backup_max_bytes: int = Field(default=4 * 1024**3, gt=0)
+    # Not in the contract's list (docs/protocol.md §4), but operators expect them tunable.
     data_dir: Path = Path("./data")
     outbox_size: int = Field(default=256, ge=1)
     awareness_timeout_s: float = Field(default=30, gt=0)

@@ -1,4 +1,4 @@
-"""The HTTP side's request and response shapes (PROTOCOL.md §1)."""
+"""The HTTP side's request and response shapes (docs/protocol.md §1)."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """In-process implementations of the core's ports, for driving a Room without a server.
 
-ARCHITECTURE.md: the core "can be driven by a test with in-process ports and no server".
+docs/architecture.md: the core "can be driven by a test with in-process ports and no server".
 """
 
 from __future__ import annotations

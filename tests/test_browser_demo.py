@@ -94,7 +94,7 @@ def test_pages_and_the_bundle_are_served_without_node(server_factory) -> None:
     bundle = httpx.get(f"{server.base_url}/static/board.js")
     assert bundle.status_code == 200
     assert "javascript" in bundle.headers["content-type"]
-    assert bundle.content == (REPO / "examples/canvas/dist/board.js").read_bytes()
+    assert bundle.content == (REPO / "server/static/board.js").read_bytes()
     assert httpx.get(f"{server.base_url}/static/board.css").status_code == 200
     assert httpx.get(f"{server.base_url}/static/missing.js").status_code == 404
     assert httpx.get(f"{server.base_url}/static/..%2F..%2Fpyproject.toml").status_code == 404

@@ -1,4 +1,4 @@
-"""PROTOCOL.md §1: creating and joining rooms, tokens, and the 401/403/404 order."""
+"""docs/protocol.md §1: creating and joining rooms, tokens, and the 401/403/404 order."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Replicas that saw the same versions agree on every register's winner (PROTOCOL.md §3).
+"""Replicas that saw the same versions agree on every register's winner (docs/protocol.md §3).
 
 Property-based: 2-4 pycrdt replicas with random client ids write and erase
 concurrently on a few keys with colliding timestamps, and exchange their

@@ -1,4 +1,4 @@
-"""What makes a register key, a version and its path data valid (PROTOCOL.md §3)."""
+"""What makes a register key, a version and its path data valid (docs/protocol.md §3)."""
 
 from __future__ import annotations
 

@@ -13,7 +13,7 @@ from crdt.paths import PathEntry
 from crdt.svg import export_svg, import_svg
 from crdt.svg_pathdata import path_bounds
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "svg"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "svg"
 NS = "{http://www.w3.org/2000/svg}"
 WB = "{urn:x-whiteboard:svg-export:1}"
 

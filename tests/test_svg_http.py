@@ -16,7 +16,7 @@ from tests.conftest import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "svg"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "svg"
 SVG_NS = "{http://www.w3.org/2000/svg}"
 TWO_STROKES = (
     '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
@@ -140,7 +140,6 @@ async def test_export_works_after_the_live_state_was_cleaned_up_and_via_the_cli(
     assert missing.returncode != 0 and "no room" in missing.stderr
 
 
-@pytest.mark.skipif(not FIXTURES.is_dir(), reason="shared fixtures not beside the repo")
 async def test_an_export_imports_back_into_a_new_room_with_the_same_paths(server):
     source = (FIXTURES / "excalidraw-random.svg").read_text()
     first = create_with_svg(server, source).json()

@@ -13,10 +13,10 @@ from crdt.paths import invalid_reason
 from crdt.svg import ImportResult, import_svg
 from crdt.svg_pathdata import path_bounds
 
-FIXTURES = Path(__file__).resolve().parent.parent.parent / "shared" / "fixtures" / "svg"
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "svg"
 SVG_NS = "http://www.w3.org/2000/svg"
 
-# Expected counts from shared/fixtures/svg/MANIFEST.md ("Expected drawable shapes").
+# Expected counts from tests/fixtures/svg/MANIFEST.md ("Expected drawable shapes").
 FIXTURE_COUNTS = {
     "excalidraw-random.svg": 15,
     "excalidraw-gateway-architecture.svg": 89,

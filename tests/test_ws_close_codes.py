@@ -1,4 +1,4 @@
-"""PROTOCOL.md §2: every close code, in its order, and a bad message closes only its sender."""
+"""docs/protocol.md §2: every close code, in its order, and a bad message closes only its sender."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-// The `paths` document of PROTOCOL.md §3, as a writer and as a reader.
+// The `paths` document of docs/protocol.md §3, as a writer and as a reader.
 //
 // A stroke is one register that grows: version n has n+1 points. Point j
 // carries the write time of version j in its y coordinate (ts mod 1e7, as
@@ -27,7 +27,7 @@ export const canonical = canonicalValue
 export const wins = (a, b) => a.ts !== b.ts ? a.ts > b.ts : canonical(a) > canonical(b)
 export const current = arr => arr.reduce((a, b) => (wins(a, b) ? a : b))
 
-/** PROTOCOL.md §3 writePath, verbatim in spirit: push, then delete what it supersedes. */
+/** docs/protocol.md §3 writePath, verbatim in spirit: push, then delete what it supersedes. */
 export function writePath (doc, id, value) {
   const paths = doc.getMap('paths')
   doc.transact(() => {

@@ -1,7 +1,9 @@
 """Pages for people: the demo board that invite links open, and a "New board" page.
 
-The board is the prebuilt bundle in `examples/canvas/dist` (`npm run build` there), so serving
-it needs no Node. Unknown room ids still get the page: its join call shows the API's 404.
+The board is the prebuilt bundle in `server/static` (built from `examples/canvas` with
+`npm run build` there, and committed), shipped in the wheel as package data: serving it needs
+no Node and no source tree. Unknown room ids still get the page: its join call shows the
+API's 404.
 """
 
 from __future__ import annotations
@@ -15,9 +17,8 @@ from starlette.staticfiles import StaticFiles
 
 router = APIRouter(include_in_schema=False)
 
-# server/api/pages.py -> the repository root, in a source checkout and an editable install alike.
-_REPO = Path(__file__).resolve().parents[2]
-_BUNDLE = Path("examples") / "canvas" / "dist"
+# server/api/pages.py -> server/static, in a source checkout, an editable install and a wheel.
+_BUNDLE = Path(__file__).resolve().parents[1] / "static"
 # The bundle keeps its name from build to build: browsers revalidate (ETag) instead of guessing.
 _REVALIDATE = {"Cache-Control": "no-cache"}
 
@@ -25,11 +26,7 @@ _REVALIDATE = {"Cache-Control": "no-cache"}
 @cache
 def bundle_dir() -> Path | None:
     """The folder holding the board's index.html, board.js and board.css, if there is one."""
-    for root in (_REPO, Path.cwd()):
-        folder = root / _BUNDLE
-        if (folder / "index.html").is_file():
-            return folder
-    return None
+    return _BUNDLE if (_BUNDLE / "index.html").is_file() else None
 
 
 @cache
@@ -39,9 +36,8 @@ def _static() -> StaticFiles | None:
 
 
 def _missing() -> HTTPException:
-    return HTTPException(
-        503, detail=f"the board's files are missing: build them with `npm run build` in {_BUNDLE}"
-    )
+    detail = "the board's files are missing: build them with `npm run build` in examples/canvas"
+    return HTTPException(503, detail=detail)
 
 
 def _board_page() -> FileResponse:

@@ -1,4 +1,4 @@
-"""Identity and rooms (PROTOCOL.md §1): create, join, read, presence."""
+"""Identity and rooms (docs/protocol.md §1): create, join, read, presence."""
 
 from __future__ import annotations
 

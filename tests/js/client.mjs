@@ -23,7 +23,7 @@ provider.on('status', e => emit({ event: 'status', status: e.status }))
 provider.on('sync', synced => emit({ event: 'sync', synced }))
 provider.on('connection-close', e => emit({ event: 'close', code: e ? e.code : null }))
 
-// PROTOCOL.md §3, as a frontend writes it.
+// docs/protocol.md §3, as a frontend writes it.
 const sortKeys = v => Array.isArray(v)
   ? v.map(sortKeys)
   : (v && typeof v === 'object'

@@ -1,6 +1,6 @@
 // Other people from awareness: their cursors with name labels on the board, and a row of
 // name badges in the toolbar. Awareness states look like
-// {"user": {"name", "color"}, "cursor": {"x", "y"} | null} (PROTOCOL.md §3).
+// {"user": {"name", "color"}, "cursor": {"x", "y"} | null} (docs/protocol.md §3).
 import { h } from './dom.js'
 
 const COLOR = /^#[0-9a-fA-F]{6}(?:[0-9a-fA-F]{2})?$/

@@ -1,4 +1,4 @@
-// The `paths` document (PROTOCOL.md §3): one last-write-wins register per stroke, a Y.Array of
+// The `paths` document (docs/protocol.md §3): one last-write-wins register per stroke, a Y.Array of
 // versions whose winner has the greatest `ts`, ties broken by the greater canonical JSON text.
 import * as Y from 'yjs'
 
