@@ -59,6 +59,14 @@ class ConnectionClosed(Exception):
     """The peer closed the connection (or it broke)."""
 
 
+class StorageFull(Exception):
+    """The store cannot take writes now (disk or database full).
+
+    What it already holds stays readable, and it recovers by itself when space returns:
+    the same call may simply be tried again later.
+    """
+
+
 class RelayKind(StrEnum):
     UPDATE = "update"
     AWARENESS = "awareness"

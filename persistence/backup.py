@@ -6,6 +6,10 @@ in a worker thread. PostgreSQL is not handled here; pg_dump and base backups are
 A backup is written under a temporary name in its own folder, checked with
 `PRAGMA integrity_check`, and only then given its final name: a crash at any moment leaves
 either no file with that name or a whole, checked one.
+
+Backups are bounded in number and in bytes (`prune`), and one is not started where it would
+not fit (`backup_sqlite` with `max_bytes`): the database grows with whatever anyone draws,
+so its backups must never be what fills the disk.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import fcntl
 import os
 import re
 import secrets
+import shutil
 import sqlite3
 import threading
 import time
@@ -39,6 +44,19 @@ class BackupError(Exception):
 
 class DatabaseInUse(BackupError):
     """A server (or another restore) holds the database."""
+
+
+class BackupSkipped(BackupError):
+    """A backup not taken because it would not fit; nothing of it is left."""
+
+    def __init__(self, reason: str, **sizes: int) -> None:
+        self.reason = reason
+        self.sizes = sizes  # the byte counts behind the decision, named `<what>_bytes`
+        shown = ", ".join(
+            f"{name.removesuffix('_bytes').replace('_', ' ')} {value / 1e6:.1f} MB"
+            for name, value in sizes.items()
+        )
+        super().__init__(f"backup skipped: {reason} ({shown})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,6 +103,7 @@ def backup_sqlite(
     db_path: Path,
     dest: Path,
     *,
+    max_bytes: int | None = None,
     progress: Progress | None = None,
     should_stop: Callable[[], bool] | None = None,
 ) -> BackupInfo:
@@ -92,22 +111,85 @@ def backup_sqlite(
 
     Writers are never blocked (WAL mode): the copy is one read transaction.
     `should_stop` is polled while copying; when it says so the copy ends in BackupError.
+    Raises BackupSkipped, leaving nothing behind, when the copy would not fit: less free
+    space beside `dest` than the database takes, or more than `max_bytes`.
     """
     started = time.monotonic()
     if not db_path.is_file():
         raise BackupError(f"no database at {db_path}")
     if dest.exists():
         raise BackupError(f"{dest} already exists; choose another name")
+    _check_room_for_backup(db_path, dest.parent, max_bytes=max_bytes)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = _temp_name(dest, "tmp")
     try:
         _copy(db_path, tmp, progress=progress, should_stop=should_stop)
+        if max_bytes is not None:
+            # The database may have grown between the check and the copy's start.
+            _refuse_larger_than(max_bytes, "the copy", _size(tmp))
         _fsync(tmp)
         check_database(tmp)
         _publish(tmp, dest)
     finally:
         _remove(tmp)
     return BackupInfo(path=dest, bytes=dest.stat().st_size, seconds=time.monotonic() - started)
+
+
+def _check_room_for_backup(db_path: Path, folder: Path, *, max_bytes: int | None) -> None:
+    """Raise BackupSkipped unless a backup of `db_path` may start in `folder`.
+
+    A copy larger than `max_bytes` (the rotated folder's bound; None for a file the operator
+    names) would push every other backup out and still not fit: the older ones are kept
+    instead. A folder with less free space than the database takes on disk (file and WAL)
+    could fill its disk before the copy ends.
+    """
+    if max_bytes is not None:
+        _refuse_larger_than(max_bytes, "the database", _copy_bytes(db_path))
+    needed = _database_bytes(db_path)
+    free = shutil.disk_usage(_nearest_existing(folder)).free
+    if free < needed:
+        raise BackupSkipped(
+            f"not enough free space in {folder}", free_bytes=free, needed_bytes=needed
+        )
+
+
+def _refuse_larger_than(max_bytes: int, what: str, size: int) -> None:
+    if size > max_bytes:
+        raise BackupSkipped(
+            f"{what} is larger than WHITEBOARD_BACKUP_MAX_BYTES",
+            copy_bytes=size,
+            max_bytes=max_bytes,
+        )
+
+
+def _copy_bytes(db_path: Path) -> int:
+    """The size of a backup taken now: the database's pages in use (free ones are not copied)."""
+    conn = sqlite3.connect(db_path, isolation_level=None, timeout=30)
+    try:
+        return _pages_in_use_bytes(conn)
+    finally:
+        conn.close()
+
+
+def _pages_in_use_bytes(conn: sqlite3.Connection) -> int:
+    page_size, pages, free = (
+        conn.execute(f"PRAGMA {name}").fetchone()[0]
+        for name in ("page_size", "page_count", "freelist_count")
+    )
+    return (pages - free) * page_size
+
+
+def _database_bytes(db_path: Path) -> int:
+    """The database file and its WAL on disk (the WAL may hold much of the data), in bytes."""
+    return sum(_size(p) for p in (db_path, db_path.with_name(db_path.name + "-wal")))
+
+
+def _nearest_existing(path: Path) -> Path:
+    # The backup folder is made by the first backup: until then its parent tells the space.
+    path = path.absolute()
+    while not path.exists() and path != path.parent:
+        path = path.parent
+    return path
 
 
 def _copy(
@@ -139,11 +221,7 @@ def _copy(
                         progress(min(size, expected), expected)
 
     try:
-        page_size, pages, free = (
-            src.execute(f"PRAGMA {name}").fetchone()[0]
-            for name in ("page_size", "page_count", "freelist_count")
-        )
-        expected = max(1, (pages - free) * page_size)
+        expected = max(1, _pages_in_use_bytes(src))
         watcher = threading.Thread(target=watch, args=(expected,), name="backup-progress")
         watcher.start()
         try:
@@ -220,15 +298,31 @@ def schema_revision(path: Path) -> str | None:
 # -- rotation ------------------------------------------------------------------------------
 
 
-def prune(folder: Path, *, keep: int) -> list[Path]:
-    """Delete all but the newest `keep` backups, and temporary files of dead processes."""
+def prune(folder: Path, *, keep: int, max_bytes: int) -> list[Path]:
+    """Delete the oldest backups until at most `keep` remain taking at most `max_bytes` in all,
+    and temporary files of dead processes. Returns what was deleted.
+
+    The newest backup goes too if it alone is larger than `max_bytes`: the bound holds. No
+    such backup is taken (`backup_sqlite` refuses it); only a lowered bound leaves one.
+    """
     backups = list_backups(folder)
-    doomed = backups[: max(0, len(backups) - keep)]
+    doomed = backups[: len(backups) - _newest_within(backups, keep=keep, max_bytes=max_bytes)]
     if folder.is_dir():
         doomed += [p for p in folder.iterdir() if _abandoned_temp(p)]
     for path in doomed:
         _remove(path)
     return doomed
+
+
+def _newest_within(backups: list[Path], *, keep: int, max_bytes: int) -> int:
+    """How many of the newest `backups` (given oldest first) fit both bounds together."""
+    count = total = 0
+    for path in reversed(backups):
+        total += _size(path)
+        if count == keep or total > max_bytes:
+            break
+        count += 1
+    return count
 
 
 def _abandoned_temp(path: Path) -> bool:
@@ -380,6 +474,13 @@ def _set_aside(db_path: Path) -> Path | None:
 
 def _temp_name(path: Path, kind: str) -> Path:
     return path.with_name(f".{path.name}.{kind}-{os.getpid()}-{secrets.token_hex(4)}")
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except FileNotFoundError:  # never there, or pruned by another process meanwhile
+        return 0
 
 
 def _remove(path: Path) -> None:

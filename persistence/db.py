@@ -2,10 +2,20 @@
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
+
+from crdt.ports import StorageFull
+
+# PostgreSQL's disk_full (psycopg.errors.DiskFull), matched by its code so that an SQLite-only
+# install never needs the driver.
+POSTGRES_DISK_FULL = "53100"
 
 
 def normalise_url(url: str) -> str:
@@ -51,3 +61,26 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@contextmanager
+def full_raises_storage_full() -> Iterator[None]:
+    """Turn the database's own "no space" error into the port's StorageFull (cause kept).
+
+    Any other error passes through as it is.
+    """
+    try:
+        yield
+    except DBAPIError as exc:
+        if is_full(exc.orig):
+            raise StorageFull(f"the database cannot take writes: {exc.orig}") from exc
+        raise
+
+
+def is_full(error: BaseException | None) -> bool:
+    """SQLite's SQLITE_FULL (disk full, or max_page_count reached), PostgreSQL's disk_full."""
+    if isinstance(error, sqlite3.Error):
+        code = getattr(error, "sqlite_errorcode", None)
+        # The code may be an extended one: its low byte is the primary code.
+        return code is not None and code & 0xFF == sqlite3.SQLITE_FULL
+    return getattr(error, "sqlstate", None) == POSTGRES_DISK_FULL

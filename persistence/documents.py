@@ -15,6 +15,7 @@ from sqlmodel import Session, col, select
 
 from crdt.paths import PathEntry, read_paths
 from crdt.ports import StoredDocument
+from persistence.db import full_raises_storage_full
 from persistence.log_writer import GroupCommitLog
 from persistence.models import DocSnapshot, DocUpdate, PathRecord, Room, utcnow
 
@@ -37,9 +38,11 @@ class SqlDocumentStore:
         return await to_thread.run_sync(self._load, room_id)
 
     async def append(self, room_id: str, update: bytes) -> int:
+        """Raises StorageFull while the database is full (so does every append of its round)."""
         return await self._log.append(room_id, update)
 
     async def snapshot(self, room_id: str, *, state: bytes, covered_seqs: list[int]) -> None:
+        """Raises StorageFull while the database is full; the log is then left as it was."""
         await to_thread.run_sync(self._snapshot, room_id, state, covered_seqs)
 
     async def read_paths(self, room_id: str) -> list[PathEntry] | None:
@@ -63,7 +66,7 @@ class SqlDocumentStore:
 
     def _append_many(self, appends: list[tuple[str, bytes]]) -> list[int]:
         now = utcnow()
-        with Session(self._engine) as session:
+        with full_raises_storage_full(), Session(self._engine) as session:
             # One multi-row INSERT ... RETURNING, in the order of the appends.
             seqs = session.scalars(
                 insert(DocUpdate).returning(col(DocUpdate.seq), sort_by_parameter_order=True),
@@ -87,7 +90,7 @@ class SqlDocumentStore:
         return [seq for seq in seqs if seq is not None]
 
     def _snapshot(self, room_id: str, state: bytes, covered_seqs: list[int]) -> None:
-        with Session(self._engine) as session:
+        with full_raises_storage_full(), Session(self._engine) as session:
             # Writing the room row first takes the lock (SQLite's writer lock, PostgreSQL's
             # row lock): snapshots of one room from several processes run one at a time.
             session.exec(update(Room).where(col(Room.id) == room_id).values(id=col(Room.id)))

@@ -25,7 +25,7 @@ from anyio import to_thread
 from anyio.abc import TaskStatus
 from sqlalchemy import Engine
 
-from persistence.backup import backup_sqlite, default_backup_path, prune
+from persistence.backup import BackupSkipped, backup_sqlite, default_backup_path, prune
 from persistence.db import sqlite_path
 from server.config import Settings
 
@@ -73,13 +73,16 @@ async def run_backups(
     try:
         while True:
             await anyio.sleep(settings.backup_interval_s)
-            await _backup_if_changed(watcher, db_path, folder, keep=settings.backup_keep)
+            await _backup_if_changed(
+                watcher, db_path, folder,
+                keep=settings.backup_keep, max_bytes=settings.backup_max_bytes,
+            )
     finally:
         watcher.close()
 
 
 async def _backup_if_changed(
-    watcher: ChangeWatcher, db_path: Path, folder: Path, *, keep: int
+    watcher: ChangeWatcher, db_path: Path, folder: Path, *, keep: int, max_bytes: int
 ) -> None:
     stop = threading.Event()
     try:
@@ -89,9 +92,14 @@ async def _backup_if_changed(
         dest = default_backup_path(folder)
         # Abandoned on shutdown: the copy stops at its next step and removes its file.
         info = await to_thread.run_sync(
-            partial(backup_sqlite, db_path, dest, should_stop=stop.is_set),
+            partial(backup_sqlite, db_path, dest, max_bytes=max_bytes, should_stop=stop.is_set),
             abandon_on_cancel=True,
         )
+    except BackupSkipped as skipped:
+        # Nothing is pruned: the backups already kept are all there is until this one fits.
+        log.warning("backup skipped; will retry next interval",
+                    extra={"reason": skipped.reason, **skipped.sizes})
+        return
     except Exception as exc:
         log.warning("backup failed; will retry next interval",
                     extra={"error": f"{type(exc).__name__}: {exc}"})
@@ -102,9 +110,12 @@ async def _backup_if_changed(
     log.info("backup written", extra={"path": str(info.path), "bytes": info.bytes,
                                       "seconds": round(info.seconds, 3)})
     try:
-        removed = await to_thread.run_sync(partial(prune, folder, keep=keep))
+        removed = await to_thread.run_sync(
+            partial(prune, folder, keep=keep, max_bytes=max_bytes)
+        )
     except OSError as exc:
         log.warning("pruning old backups failed", extra={"error": str(exc)})
         return
     if removed:
-        log.info("old backups pruned", extra={"removed": len(removed), "kept": keep})
+        log.info("old backups pruned", extra={"removed": len(removed), "keep": keep,
+                                              "max_bytes": max_bytes})

@@ -166,13 +166,15 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     if dest.resolve() == db_path.resolve():
         raise BackupError(f"{dest} is the database itself; choose another name")
     _hold_database(settings)  # a restore must not swap the file under the copy
+    # The rotated folder's bound in bytes; a file named by the operator has none.
+    max_bytes = settings.backup_max_bytes if rotated else None
     progress = _Progress("backing up")
     try:
-        info = backup_sqlite(db_path, dest, progress=progress)
+        info = backup_sqlite(db_path, dest, max_bytes=max_bytes, progress=progress)
     finally:
         progress.done()
     if rotated:
-        prune(dest.parent, keep=settings.backup_keep)
+        prune(dest.parent, keep=settings.backup_keep, max_bytes=settings.backup_max_bytes)
     print(f"whiteboard backup: {info.bytes / 1e6:.1f} MB in {info.seconds:.2f} s, "
           "integrity check ok", file=sys.stderr)
     print(info.path)

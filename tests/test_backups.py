@@ -1,4 +1,5 @@
-"""Backups every BACKUP_INTERVAL_S: consistent, checked, rotated, only when something changed."""
+"""Backups every BACKUP_INTERVAL_S: consistent, checked, rotated, only when something changed,
+within BACKUP_KEEP files and BACKUP_MAX_BYTES bytes, and never onto a disk they would fill."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from persistence.backup import check_database, list_backups
 from tests.commands import integrity, rows, whiteboard, whiteboard_env
 from tests.conftest import create_room, join_room
 from tests.databases import fresh_postgres_database, postgres_available
+from tests.filesystems import resize, small_file_system
 
 pytestmark = pytest.mark.anyio
 
@@ -167,6 +169,123 @@ def big_database(path: Path, megabytes: int) -> None:
         conn.commit()
     finally:
         conn.close()
+
+
+def skipped_lines(server) -> list[str]:
+    return [line for line in server.log().splitlines() if "backup skipped" in line]
+
+
+def logged_bytes(line: str, name: str) -> int:
+    found = re.search(rf"\b{name}=(\d+)", line)
+    assert found, f"no {name} in {line!r}"
+    return int(found[1])
+
+
+def total_bytes(paths: list[Path]) -> int:
+    return sum(p.stat().st_size for p in paths)
+
+
+async def test_backups_are_pruned_oldest_first_to_stay_within_backup_max_bytes(
+    server_factory, tmp_path
+):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    big_database(folder / "whiteboard.db", 1)
+    # Every backup is about the size of this database: room for three of them, not four.
+    limit = (folder / "whiteboard.db").stat().st_size * 7 // 2
+    server = backup_server(server_factory, folder, WHITEBOARD_BACKUP_MAX_BYTES=str(limit))
+    room = create_room(server, "Alice")
+    async with BoardClient(room.ws_url, room.token) as a:
+        await a.synced.wait()
+        i = 0
+        with anyio.fail_after(30):
+            while len(backups_logged(server)) < 6:  # a change per interval: a backup each
+                await a.draw(f"s{i}", STROKE)
+                i += 1
+                await anyio.sleep(0.3)
+    await settled(server)
+    kept = list_backups(folder / "backups")
+    assert kept == backups_logged(server)[-3:]  # the newest three, oldest first
+    assert total_bytes(kept) <= limit
+    for path in kept:
+        assert integrity(path) == "ok"
+
+
+def test_whiteboard_backup_prunes_the_oldest_to_stay_within_backup_max_bytes(tmp_path):
+    db = tmp_path / "whiteboard.db"
+    big_database(db, 1)
+    limit = db.stat().st_size * 7 // 2
+    env = whiteboard_env(db, WHITEBOARD_BACKUP_MAX_BYTES=str(limit))
+    written = []
+    for _ in range(5):
+        done = whiteboard("backup", env=env)
+        assert done.returncode == 0, done.stderr
+        written.append(Path(done.stdout.strip()))
+    kept = list_backups(tmp_path / "backups")
+    assert kept == written[-3:]
+    assert total_bytes(kept) <= limit
+
+
+async def test_a_database_larger_than_backup_max_bytes_is_not_backed_up_and_older_backups_stay(
+    server_factory, tmp_path
+):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    db = folder / "whiteboard.db"
+    big_database(db, 1)
+    limit = db.stat().st_size * 5 // 2
+    server = backup_server(server_factory, folder, WHITEBOARD_BACKUP_MAX_BYTES=str(limit))
+    await until(lambda: len(backups_logged(server)) >= 1)  # the first interval backs up
+    await settled(server)
+    earlier = list_backups(folder / "backups")
+    assert earlier
+
+    big_database(db, 3)  # now past the bound: no backup of it could be kept
+    await until(lambda: len(skipped_lines(server)) >= 3)  # and it is retried every interval
+    line = skipped_lines(server)[0]
+    assert "WARNING" in line and "the database is larger than WHITEBOARD_BACKUP_MAX_BYTES" in line
+    assert logged_bytes(line, "max_bytes") == limit < logged_bytes(line, "copy_bytes")
+    assert list_backups(folder / "backups") == earlier  # nothing pruned to make room
+    for path in earlier:
+        assert integrity(path) == "ok"
+
+    done = whiteboard("backup", env=server.env_for_cli())
+    assert done.returncode == 1
+    assert done.stderr.splitlines() == [done.stderr.strip()]
+    assert done.stderr.startswith("whiteboard backup: backup skipped: the database is larger")
+    assert list_backups(folder / "backups") == earlier
+
+
+async def test_no_backup_starts_on_a_disk_with_less_free_space_than_the_database_until_it_has(
+    server_factory, tmp_path
+):
+    folder = tmp_path / "a"
+    folder.mkdir()
+    db = folder / "whiteboard.db"
+    big_database(db, 4)
+    with small_file_system(tmp_path / "small", megabytes=2) as small:
+        done = whiteboard("backup", env=whiteboard_env(db, WHITEBOARD_BACKUP_DIR=str(small)))
+        assert done.returncode == 1
+        assert done.stderr.splitlines() == [done.stderr.strip()]
+        assert done.stderr.startswith(
+            f"whiteboard backup: backup skipped: not enough free space in {small}"
+        )
+
+        server = server_factory(
+            folder, WHITEBOARD_BACKUP_INTERVAL_S="0.3", WHITEBOARD_BACKUP_DIR=str(small)
+        )
+        await until(lambda: len(skipped_lines(server)) >= 2)  # retried every interval
+        line = skipped_lines(server)[0]
+        assert "WARNING" in line and "not enough free space" in line
+        assert logged_bytes(line, "free_bytes") < logged_bytes(line, "needed_bytes")
+        assert logged_bytes(line, "needed_bytes") >= db.stat().st_size
+        assert list(small.iterdir()) == []  # not even a partial copy was started
+
+        resize(small, megabytes=64)  # the operator makes room
+        await until(lambda: len(backups_logged(server)) == 1)
+        assert list_backups(small) == backups_logged(server)
+        assert integrity(backups_logged(server)[0]) == "ok"
+        server.stop()
 
 
 def test_kill_9_in_the_middle_of_a_backup_leaves_every_earlier_backup_usable(tmp_path):
