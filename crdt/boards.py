@@ -8,6 +8,7 @@ from typing import Any
 from pycrdt import Doc
 
 from crdt import paths, protocol
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA
 
 
 def new_path_id() -> str:
@@ -15,13 +16,18 @@ def new_path_id() -> str:
     return secrets.token_urlsafe(12)
 
 
-def board_state(strokes: list[dict[str, Any]], *, now_ms: float) -> bytes:
+def board_state(
+    strokes: list[dict[str, Any]],
+    *,
+    now_ms: float,
+    max_path_data: int = DEFAULT_MAX_PATH_DATA,
+) -> bytes:
     """One update holding a register per stroke, each with one version stamped `now_ms`."""
     doc: Doc = Doc()
     with doc.transaction(origin="import"):
         for stroke in strokes:
             value = {k: v for k, v in stroke.items() if k != "ts"}
-            paths.write_path(doc, new_path_id(), value, ts=now_ms)
+            paths.write_path(doc, new_path_id(), value, ts=now_ms, max_path_data=max_path_data)
     return doc.get_update()
 
 

@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import re
 
-MAX_PATH_DATA_CHARS = 1_000_000
+# The longest `d` a version may hold, in characters (docs/protocol.md §3, `MAX_PATH_DATA`);
+# the default of WHITEBOARD_MAX_PATH_DATA (server/config.py), which a server passes on.
+DEFAULT_MAX_PATH_DATA = 262_144
 
 _WSP = r"[ \t\r\n]"
 # comma-wsp: (wsp+ comma? wsp*) | (comma wsp*); "_SEP" is the optional form.
@@ -60,8 +62,13 @@ _DRAWTO = "|".join(
 _PATH_DATA = re.compile(rf"{_WSP}*+{_MOVETO}(?:{_WSP}*+(?:{_MOVETO}|{_DRAWTO}))*+{_WSP}*+")
 
 
-def is_path_data(d: str) -> bool:
-    """True if `d` is non-empty SVG 1.1 path data (at most MAX_PATH_DATA_CHARS characters)."""
-    if not isinstance(d, str) or len(d) > MAX_PATH_DATA_CHARS:
+def is_path_data(d: str, *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> bool:
+    """True if `d` is non-empty SVG 1.1 path data of at most `max_path_data` characters."""
+    if not isinstance(d, str) or len(d) > max_path_data:
         return False
-    return _PATH_DATA.fullmatch(d) is not None
+    return is_path_syntax(d)
+
+
+def is_path_syntax(d: str) -> bool:
+    """True if `d` is non-empty SVG 1.1 path data, however long (linear in its length)."""
+    return isinstance(d, str) and _PATH_DATA.fullmatch(d) is not None

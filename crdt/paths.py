@@ -16,7 +16,7 @@ from typing import Any
 
 from pycrdt import Array, Doc, Map
 
-from crdt.pathdata import is_path_data
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA, is_path_syntax
 
 PATHS = "paths"
 FUTURE_SLACK_MS = 60_000
@@ -169,8 +169,13 @@ def _number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def invalid_reason(key: str, version: Any) -> str | None:
-    """Why a version (or its key) is invalid, or None when it is valid."""
+def invalid_reason(
+    key: str, version: Any, *, max_path_data: int = DEFAULT_MAX_PATH_DATA
+) -> str | None:
+    """Why a version (or its key) is invalid, or None when it is valid.
+
+    `max_path_data` is the longest `d` allowed, in characters (`MAX_PATH_DATA`).
+    """
     if not _valid_key(key):
         return f"key must match ^[A-Za-z0-9_-]{{1,64}}$, got {key!r:.80}"
     if not isinstance(version, dict):
@@ -187,7 +192,9 @@ def invalid_reason(key: str, version: Any) -> str | None:
             return f"deleted must be true, got {version['deleted']!r:.80}"
         return None
     d = version["d"]
-    if not isinstance(d, str) or not is_path_data(d):
+    if isinstance(d, str) and len(d) > max_path_data:
+        return f"d must be at most {max_path_data} characters, got {len(d)}"
+    if not isinstance(d, str) or not is_path_syntax(d):
         return f"d must be SVG 1.1 path data, got {d!r:.80}"
     color = version["color"]
     if not isinstance(color, str) or not _COLOR.fullmatch(color):
@@ -198,20 +205,20 @@ def invalid_reason(key: str, version: Any) -> str | None:
     return None
 
 
-def _stored_invalid_reason(key: str, version: Any) -> str | None:
+def _stored_invalid_reason(key: str, version: Any, max_path_data: int) -> str | None:
     # pycrdt hands back an int only for a Yjs BigInt, which JavaScript reads as
     # a bigint, not a number: its ts would compare differently there.
     if isinstance(version, dict):
         for field, value in version.items():
             if isinstance(value, int) and not isinstance(value, bool):
                 return f"{field} must be a number, got a BigInt"
-    return invalid_reason(key, version)
+    return invalid_reason(key, version, max_path_data=max_path_data)
 
 
-def _versions(key: str, register: Any) -> list[dict[str, Any]]:
+def _versions(key: str, register: Any, max_path_data: int) -> list[dict[str, Any]]:
     if not isinstance(register, Array):
         return []
-    return [v for v in register if _stored_invalid_reason(key, v) is None]
+    return [v for v in register if _stored_invalid_reason(key, v, max_path_data) is None]
 
 
 # -- reading and writing ---------------------------------------------------------------------
@@ -225,16 +232,25 @@ def _as_written(value: Any) -> Any:
     return value
 
 
-def write_path(doc: Doc, key: str, value: dict[str, Any], *, ts: float, origin: Any = None) -> None:
+def write_path(
+    doc: Doc,
+    key: str,
+    value: dict[str, Any],
+    *,
+    ts: float,
+    origin: Any = None,
+    max_path_data: int = DEFAULT_MAX_PATH_DATA,
+) -> None:
     """Push a version (value + ts) and delete what it supersedes, in one transaction.
 
-    Raises ValueError, writing nothing, if the version or the key is invalid.
+    Raises ValueError, writing nothing, if the version or the key is invalid
+    (a `d` longer than `max_path_data` characters included).
     """
     try:
         version = {field: _as_written(v) for field, v in {**value, "ts": ts}.items()}
     except OverflowError:
         raise ValueError("numbers must fit in a double") from None
-    reason = invalid_reason(key, version)
+    reason = invalid_reason(key, version, max_path_data=max_path_data)
     if reason is not None:
         raise ValueError(reason)
     with doc.transaction(origin=origin):
@@ -248,7 +264,7 @@ def write_path(doc: Doc, key: str, value: dict[str, Any], *, ts: float, origin: 
         beaten = [
             i
             for i, v in enumerate(old)
-            if _stored_invalid_reason(key, v) is None and wins(version, v)
+            if _stored_invalid_reason(key, v, max_path_data) is None and wins(version, v)
         ]
         _delete_indices(register, beaten)
 
@@ -265,11 +281,12 @@ def _delete_indices(register: Array, indices: Iterable[int]) -> None:
         del register[start:stop]
 
 
-def read_paths(doc: Doc) -> list[PathEntry]:
-    """Every register's winner (tombstones included), ordered by ts then key."""
+def read_paths(doc: Doc, *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> list[PathEntry]:
+    """Every register's winner among its valid versions (tombstones included), ordered by ts
+    then key. A version whose `d` is longer than `max_path_data` is invalid: never read."""
     entries = []
     for key, register in paths_map(doc).items():
-        best = winner(_versions(key, register))
+        best = winner(_versions(key, register, max_path_data))
         if best is None:
             continue
         if "deleted" in best:
@@ -304,12 +321,15 @@ def changed_keys(events: list[Any]) -> set[str]:
     return keys
 
 
-def upkeep(doc: Doc, keys: Iterable[str], *, now_ms: float) -> bool:
+def upkeep(
+    doc: Doc, keys: Iterable[str], *, now_ms: float, max_path_data: int = DEFAULT_MAX_PATH_DATA
+) -> bool:
     """Clean the given registers; must run inside a transaction. Returns True if it changed any.
 
-    Removes invalid keys, values that are not arrays and invalid versions,
-    re-dates versions more than FUTURE_SLACK_MS ahead of `now_ms` to that
-    limit, and leaves each register exactly its winner (or removes it).
+    Removes invalid keys, values that are not arrays and invalid versions (a
+    `d` longer than `max_path_data` characters included), re-dates versions
+    more than FUTURE_SLACK_MS ahead of `now_ms` to that limit, and leaves each
+    register exactly its winner (or removes it).
     """
     limit = float(now_ms) + FUTURE_SLACK_MS
     changed = False
@@ -318,11 +338,11 @@ def upkeep(doc: Doc, keys: Iterable[str], *, now_ms: float) -> bool:
         paths = paths_map(doc)
         for key in sorted(set(keys)):
             if key in paths:
-                changed |= _upkeep_register(paths, key, limit)
+                changed |= _upkeep_register(paths, key, limit, max_path_data)
     return changed
 
 
-def _upkeep_register(paths: Map, key: str, limit: float) -> bool:
+def _upkeep_register(paths: Map, key: str, limit: float, max_path_data: int) -> bool:
     register = paths[key]
     if not isinstance(register, Array) or not _valid_key(key):
         del paths[key]
@@ -330,7 +350,7 @@ def _upkeep_register(paths: Map, key: str, limit: float) -> bool:
     items = list(register)
     candidates: list[tuple[int, dict[str, Any]]] = []
     for i, item in enumerate(items):
-        if _stored_invalid_reason(key, item) is None:
+        if _stored_invalid_reason(key, item, max_path_data) is None:
             redated = {**item, "ts": limit} if item["ts"] > limit else item
             candidates.append((i, redated))
     best = winner(version for _, version in candidates)

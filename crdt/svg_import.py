@@ -26,16 +26,17 @@ from __future__ import annotations
 
 import math
 import re
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from typing import Any
 from xml.etree.ElementTree import Element
 
 from svgelements import Circle, CubicBezier, Ellipse, Matrix, Path, QuadraticBezier, Rect, Viewbox
 
-from .pathdata import is_path_data
+from .pathdata import DEFAULT_MAX_PATH_DATA, is_path_syntax
 from .paths import MAX_WIDTH, invalid_reason
 from .svg_export import exported_versions, is_pristine_export
-from .svg_pathdata import poly_d, to_d, valid_prefix
+from .svg_pathdata import poly_d, split_subpaths, to_d, valid_prefix
 from .svg_style import RGBA, Paint, Style, StyleSheet, compute, declared, parse_color, parse_length
 from .svg_xml import XLINK_NS, SvgError, local_name, parse_svg_xml
 
@@ -58,40 +59,61 @@ _FLOAT_RE = re.compile(r"(?>[-+]?+(?:[0-9]++\.?+[0-9]*+|\.[0-9]++)(?:[eE][-+]?+[
 
 @dataclass
 class ImportResult:
-    """Imported strokes in document order, and how many elements were not imported.
+    """Imported strokes in document order, and how many elements were not imported as is.
 
     `skipped_elements` counts elements that draw nothing we can keep: text,
     images, gradients, clip paths, masks, styles, hidden or unpainted shapes,
     unused `<defs>` entries, foreign-namespace elements. A skipped subtree
     counts once. Titles, descriptions and metadata are not counted.
+
+    It also counts each shape whose path data came out longer than
+    `max_path_data` characters: split at subpath starts into several strokes
+    that each fit (the strokes are in `paths`), or left out when a single
+    subpath is longer. `skipped_reasons` says how many of each, by reason
+    ("split: ..." or "skipped: ..."); other skips carry no reason there.
     """
 
     paths: list[dict[str, Any]]
     skipped_elements: int
+    skipped_reasons: dict[str, int] = field(default_factory=dict)
 
 
 def import_svg(
-    data: bytes | str, *, max_bytes: int, max_elements: int = 50_000, max_depth: int = 64
+    data: bytes | str,
+    *,
+    max_bytes: int,
+    max_elements: int = 50_000,
+    max_depth: int = 64,
+    max_path_data: int = DEFAULT_MAX_PATH_DATA,
 ) -> ImportResult:
     """Read an untrusted SVG upload into stroke entries (without `ts`: the caller stamps it).
 
+    Every entry's `d` is at most `max_path_data` characters (docs/protocol.md
+    §3 `MAX_PATH_DATA`): a longer one is split or skipped, and counted.
     Raises SvgTooLarge over `max_bytes` (checked before parsing), SvgError for
     anything that is not a safe, well-formed SVG document within the limits.
     """
     root = parse_svg_xml(data, max_bytes=max_bytes, max_elements=max_elements, max_depth=max_depth)
     exact = exported_versions(root)
+    if exact is not None and any(len(v["d"]) > max_path_data for v in exact):
+        exact = None  # an export from a board with a higher limit: its long paths are split
     if exact is not None and is_pristine_export(root, exact):
         return ImportResult(exact, 0)  # our own export, untouched: no geometry to redo
-    result = _Walker(root, max_visits=max_elements, max_depth=2 * max_depth).run()
+    result = _Walker(
+        root, max_visits=max_elements, max_depth=2 * max_depth, max_path_data=max_path_data
+    ).run()
     if exact is not None and [n for e in exact if (n := _normalised(e))] == result.paths:
         # Our export, re-saved by a tool that kept the drawing: still the exact versions.
-        return ImportResult(exact, result.skipped_elements)
+        return ImportResult(exact, result.skipped_elements, result.skipped_reasons)
     return result
 
 
 class _Walker:
-    def __init__(self, root: Element, *, max_visits: int, max_depth: int) -> None:
+    def __init__(
+        self, root: Element, *, max_visits: int, max_depth: int, max_path_data: int
+    ) -> None:
         self.root = root
+        self.max_path_data = max_path_data
         self.svg_ns = local_name(root.tag)[0]
         self.max_visits = max_visits
         self.max_depth = max_depth
@@ -112,6 +134,7 @@ class _Walker:
         self.sheet = StyleSheet(css)
         self.paths: list[dict[str, Any]] = []
         self.skipped = 0
+        self.reasons: Counter[str] = Counter()
         self.visits = 0
         self.on_path: set[int] = set()  # elements being drawn, to stop <use> cycles
         self.gradient_colors: dict[int, RGBA | None] = {}
@@ -130,7 +153,7 @@ class _Walker:
         )
         if not style.display_none:
             self._children(root, style, _transform(root.get("transform", "")), viewport, 1)
-        return ImportResult(self.paths, self.skipped)
+        return ImportResult(self.paths, self.skipped, dict(self.reasons))
 
     def _children(self, el: Element, style: Style, ctm: Matrix, vp: tuple, depth: int) -> None:
         self.on_path.add(id(el))
@@ -204,11 +227,32 @@ class _Walker:
             d = to_d(path, ctm)
         elif path is not None:
             d = poly_d(path[0], path[1], ctm)
-        entry = {"d": d, "color": paint[0], "width": paint[1]} if d and paint else None
-        if entry is None or invalid_reason("imported", {**entry, "ts": 0.0}) is not None:
-            self.skipped += 1  # nothing drawn, or too long a path for a stroke
+        if not d or paint is None:
+            self.skipped += 1  # nothing drawn
             return
-        self.paths.append(entry)
+        pieces: list[str] | None = [d]
+        too_long = len(d) > self.max_path_data
+        if too_long:
+            # Each subpath opens with an absolute moveto (to_d, poly_d): a piece draws alone
+            # what it drew in the whole.
+            pieces = split_subpaths(d, self.max_path_data)
+        entries = [{"d": p, "color": paint[0], "width": paint[1]} for p in pieces or ()]
+        if not entries or any(self._invalid(entry) for entry in entries):
+            self.skipped += 1
+            if too_long:
+                self.reasons[
+                    f"skipped: path data longer than {self.max_path_data} characters, "
+                    "even for a single subpath"
+                ] += 1
+            return
+        if too_long:
+            self.skipped += 1
+            self.reasons[f"split: path data longer than {self.max_path_data} characters"] += 1
+        self.paths.extend(entries)
+
+    def _invalid(self, entry: dict[str, Any]) -> bool:
+        version = {**entry, "ts": 0.0}
+        return invalid_reason("imported", version, max_path_data=self.max_path_data) is not None
 
     def _paint(self, style: Style, ctm: Matrix, *, fillable: bool) -> tuple[str, float] | None:
         """Stroke colour and width of a shape: its stroke, else its fill as an outline."""
@@ -368,9 +412,10 @@ def _parse_d(d: str) -> Path | None:
     # svgelements is lenient (it draws "L 1 1" without a moveto, and can fail
     # oddly on broken input): it only ever sees valid path data, cut as SVG says
     # at the first error.
-    if not is_path_data(d):
+    # Not bounded by MAX_PATH_DATA: what counts is the length of the path data we write.
+    if not is_path_syntax(d):
         d = valid_prefix(d)
-        if not is_path_data(d):
+        if not is_path_syntax(d):
             return None
     path = Path()
     path.parse(d)

@@ -93,6 +93,44 @@ def poly_d(points: list[tuple[float, float]], closed: bool, m: Matrix) -> str | 
     return f"M {text} Z" if closed else f"M {text}"
 
 
+def split_subpaths(d: str, max_chars: int) -> list[str] | None:
+    """Path data as `to_d` and `poly_d` write it (absolute, every subpath opened by "M ")
+    cut at subpath starts into as few pieces of at most `max_chars` characters as greedy
+    packing gives, or None when some subpath alone is longer.
+
+    The pieces, joined with a space, are `d` less its subpaths that are a lone
+    moveto (they draw nothing). Every piece starts with an absolute moveto, so it
+    draws on its own what it drew inside `d`.
+    """
+    if "m" in d:
+        raise ValueError("split_subpaths takes absolute path data (no relative moveto)")
+    starts = [m.start() for m in _MOVETO_RE.finditer(d)]
+    if not starts or d[: starts[0]].strip():
+        raise ValueError("path data must start with M")
+    bounds = zip(starts, [*starts[1:], len(d)], strict=True)
+    subpaths = [d[i:j].strip() for i, j in bounds]
+    pieces: list[str] = []
+    current = ""
+    for sub in subpaths:
+        if _LONE_MOVETO_RE.fullmatch(sub):
+            continue
+        if len(sub) > max_chars:
+            return None
+        if current and len(current) + 1 + len(sub) <= max_chars:
+            current = f"{current} {sub}"
+        else:
+            if current:
+                pieces.append(current)
+            current = sub
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+_MOVETO_RE = re.compile("M")
+_LONE_MOVETO_RE = re.compile(r"M[^A-Za-z]*+")
+
+
 def _mapped_ellipse(
     rx: float, ry: float, rot: float, a: float, b: float, c: float, d: float
 ) -> tuple[float, float, float]:

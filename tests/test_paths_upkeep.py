@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import pytest
 from pycrdt import Array, Doc, Map
 
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA
 from crdt.paths import FUTURE_SLACK_MS, changed_keys, paths_map, read_paths, upkeep, write_path
+from crdt.svg_export import export_svg
+from examples.client import BoardClient
+from tests.conftest import create_room, join_room
 
 NOW = 1_764_100_000_000.0
 
@@ -311,3 +316,78 @@ def test_a_server_cleans_what_a_client_update_touched():
     client.apply_update(server.get_update(client.get_state()))
     assert read_paths(client) == read_paths(server)
     del subscription
+
+
+# -- MAX_PATH_DATA ---------------------------------------------------------------------------
+
+
+def path_data_of_length(n: int) -> str:
+    """Valid path data of exactly `n` characters (n >= 4): line segments, padded with spaces."""
+    d = "M0 0" + " L1 1" * ((n - 4) // 5)
+    return d + " " * (n - len(d))
+
+
+def test_a_version_whose_d_is_longer_than_max_path_data_is_removed_like_any_invalid_one():
+    doc = Doc()
+    at_limit = stroke(NOW, d=path_data_of_length(1000))
+    over = stroke(NOW, d=path_data_of_length(1001))
+    older = stroke(NOW - 5)
+    with doc.transaction():
+        paths = paths_map(doc)
+        paths["over"] = Array([over])
+        paths["at-limit"] = Array([at_limit])
+        # A stock client pushed an over-long version beside one it did not delete.
+        paths["mixed"] = Array([older, stroke(NOW - 1, d=path_data_of_length(1001))])
+    with doc.transaction(origin="upkeep"):
+        assert upkeep(doc, {"over", "at-limit", "mixed"}, now_ms=NOW, max_path_data=1000)
+    assert registers(doc) == {"at-limit": [at_limit], "mixed": [older]}
+    with doc.transaction(origin="upkeep"):
+        assert not upkeep(doc, {"at-limit", "mixed"}, now_ms=NOW, max_path_data=1000)
+
+
+def test_upkeep_applies_the_default_limit_of_262144_characters():
+    doc = Doc()
+    at_limit = stroke(NOW, d=path_data_of_length(DEFAULT_MAX_PATH_DATA))
+    with doc.transaction():
+        over = stroke(NOW, d=path_data_of_length(DEFAULT_MAX_PATH_DATA + 1))
+        paths_map(doc)["over"] = Array([over])
+        paths_map(doc)["at-limit"] = Array([at_limit])
+    assert run_upkeep(doc, {"over", "at-limit"})
+    assert registers(doc) == {"at-limit": [at_limit]}
+
+
+def test_an_over_long_d_is_never_read_nor_exported():
+    doc = Doc()
+    long_d = path_data_of_length(1001)
+    with doc.transaction():
+        paths_map(doc)["over"] = Array([stroke(NOW, d=long_d)])
+        paths_map(doc)["beside"] = Array([stroke(NOW - 5, color="#00ff00"), stroke(NOW, d=long_d)])
+        paths_map(doc)["ok"] = Array([stroke(NOW, color="#ff0000")])
+    entries = read_paths(doc, max_path_data=1000)
+    # The over-long winner is invalid: the register's valid version is its value.
+    assert [(e.key, e.color) for e in entries] == [("beside", "#00ff00"), ("ok", "#ff0000")]
+    svg = export_svg(entries)
+    assert "L1 1" not in svg and svg.count("<path ") == 2
+    # Under a higher limit the same version is valid and read.
+    assert {e.key for e in read_paths(doc, max_path_data=1001)} == {"over", "beside", "ok"}
+
+
+@pytest.mark.anyio
+async def test_a_server_removes_a_d_over_its_max_path_data_and_peers_never_see_it(
+    server_factory,
+):
+    # Needs the room to run upkeep with Settings.max_path_data (WHITEBOARD_MAX_PATH_DATA).
+    server = server_factory(WHITEBOARD_MAX_PATH_DATA="1000")
+    alice = create_room(server, "Alice")
+    bob = join_room(server, alice.room_id, "Bob")
+    value = {"color": "#1e1e1e", "width": 2.0}
+    async with BoardClient(alice.ws_url, alice.token) as writer:
+        await writer.synced.wait()
+        await writer.draw("too-long", {**value, "d": path_data_of_length(1001)})
+        await writer.draw("fits", {**value, "d": path_data_of_length(1000)})
+        # The writer sees the server delete its over-long version.
+        await writer.wait_for(lambda: "too-long" not in paths_map(writer.doc), timeout=10)
+        async with BoardClient(bob.ws_url, bob.token) as reader:
+            await reader.wait_for(lambda: "fits" in reader.board(), timeout=10)
+            assert set(paths_map(reader.doc).keys()) == {"fits"}
+            assert len(reader.board()["fits"].d) == 1000

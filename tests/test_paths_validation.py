@@ -5,12 +5,15 @@ from __future__ import annotations
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from pycrdt import Doc
 
-from crdt.pathdata import MAX_PATH_DATA_CHARS, is_path_data
-from crdt.paths import invalid_reason
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA, is_path_data
+from crdt.paths import invalid_reason, paths_map, write_path
+from server.config import Settings
 
 STROKE = {"d": "M 10 10 L 20 20", "color": "#1e1e1e", "width": 2.0, "ts": 1764100000000.0}
 TOMBSTONE = {"deleted": True, "ts": 1764100000000.0}
+STROKE_VALUE = {"color": "#1e1e1e", "width": 2.0}
 
 
 @pytest.mark.parametrize(
@@ -174,8 +177,8 @@ def test_other_text_is_not_path_data(d):
 
 
 def test_path_data_over_the_size_limit_is_refused():
-    fits = "M0 0" + " L1 1" * ((MAX_PATH_DATA_CHARS - 4) // 5)
-    assert len(fits) <= MAX_PATH_DATA_CHARS
+    fits = "M0 0" + " L1 1" * ((DEFAULT_MAX_PATH_DATA - 4) // 5)
+    assert len(fits) <= DEFAULT_MAX_PATH_DATA
     assert is_path_data(fits)
     assert not is_path_data(fits + " L1 1" * 2)
 
@@ -231,3 +234,51 @@ def _path_data(draw) -> str:
 @given(_path_data())
 def test_path_data_written_by_the_grammar_is_accepted(d):
     assert is_path_data(d)
+
+
+# -- MAX_PATH_DATA ---------------------------------------------------------------------------
+
+
+def path_data_of_length(n: int) -> str:
+    """Valid path data of exactly `n` characters (n >= 4): line segments, padded with spaces."""
+    d = "M0 0" + " L1 1" * ((n - 4) // 5)
+    return d + " " * (n - len(d))
+
+
+def test_the_default_limit_is_the_settings_default_of_262144():
+    assert DEFAULT_MAX_PATH_DATA == 262_144
+    assert Settings.model_fields["max_path_data"].default == DEFAULT_MAX_PATH_DATA
+
+
+@pytest.mark.parametrize("limit", [1000, 1001, DEFAULT_MAX_PATH_DATA])
+def test_d_at_the_limit_is_valid_and_one_character_more_is_not(limit):
+    at_limit, over = path_data_of_length(limit), path_data_of_length(limit + 1)
+    assert (len(at_limit), len(over)) == (limit, limit + 1)
+    kwargs = {} if limit == DEFAULT_MAX_PATH_DATA else {"max_path_data": limit}
+    assert is_path_data(at_limit, **kwargs)
+    assert not is_path_data(over, **kwargs)
+    assert invalid_reason("p1", {**STROKE, "d": at_limit}, **kwargs) is None
+    reason = invalid_reason("p1", {**STROKE, "d": over}, **kwargs)
+    assert reason == f"d must be at most {limit} characters, got {limit + 1}"
+
+
+def test_the_limit_is_a_parameter_not_a_constant():
+    d = path_data_of_length(5000)
+    assert invalid_reason("p1", {**STROKE, "d": d}) is None
+    assert invalid_reason("p1", {**STROKE, "d": d}, max_path_data=4999) is not None
+    assert invalid_reason("p1", {**STROKE, "d": d}, max_path_data=5000) is None
+    # A tombstone has no d: no limit applies to it.
+    assert invalid_reason("p1", TOMBSTONE, max_path_data=1) is None
+
+
+def test_write_path_refuses_a_d_over_the_limit_and_writes_nothing():
+    doc = Doc()
+    with pytest.raises(ValueError, match="at most 1000 characters"):
+        write_path(
+            doc, "p1", {**STROKE_VALUE, "d": path_data_of_length(1001)}, ts=1.0, max_path_data=1000
+        )
+    assert paths_map(doc).to_py() == {}
+    write_path(
+        doc, "p1", {**STROKE_VALUE, "d": path_data_of_length(1000)}, ts=1.0, max_path_data=1000
+    )
+    assert len(paths_map(doc)["p1"]) == 1

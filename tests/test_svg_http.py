@@ -11,6 +11,8 @@ import httpx
 import pytest
 from defusedxml import ElementTree
 
+from crdt.paths import paths_map
+from crdt.svg import import_svg
 from examples.client import BoardClient
 from tests.conftest import create_room, join_room
 
@@ -153,3 +155,55 @@ async def test_an_export_imports_back_into_a_new_room_with_the_same_paths(server
             await client.wait_for(lambda c=client: len(c.board()) == first["imported_paths"])
             boards.append(sorted((e.d, e.color, e.width) for e in client.board().values()))
     assert boards[0] == boards[1]
+
+
+async def test_an_svg_path_over_max_path_data_is_split_or_skipped_and_counted(server_factory):
+    server = server_factory(WHITEBOARD_MAX_PATH_DATA="1000")
+    squares = " ".join(f"m {i % 7 + 3} 2 l 5 0 l 0 5 z" for i in range(120))
+    zigzag = " ".join(f"{i} {i % 2 * 10}" for i in range(300))
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 100 100">'
+        f'<path d="{squares}" stroke="#ff0000" fill="none"/>'
+        f'<polyline points="{zigzag}" stroke="#00ff00" fill="none"/>'
+        '<line x2="5" stroke="#0000ff"/></svg>'
+    )
+    [whole, _, line] = import_svg(svg, max_bytes=1 << 20).paths
+    assert len(whole["d"]) > 2000
+    response = create_with_svg(server, svg)
+    assert response.status_code == 201, response.text
+    body = response.json()
+    # The squares come as several strokes (one element split), the zigzag is left out.
+    assert body["skipped_elements"] == 2
+    assert body["imported_paths"] > 3
+    async with BoardClient(body["ws_url"], body["token"]) as client:
+        await client.wait_for(lambda: len(client.board()) == body["imported_paths"])
+        strokes = sorted(client.board().values(), key=lambda e: (e.color, e.d))
+        assert all(len(e.d) <= 1000 for e in strokes)
+        assert [e.d for e in strokes if e.color == "#0000ff"] == [line["d"]]
+        pieces = {e.d for e in strokes if e.color == "#ff0000"}
+        # Together the pieces draw the same subpaths, each opened by an absolute moveto.
+        assert set().union(*(subpaths(d) for d in pieces)) == subpaths(whole["d"])
+
+
+def subpaths(d: str) -> set[str]:
+    return {"M " + s.strip() for s in d.split("M ") if s.strip()}
+
+
+async def test_a_higher_max_path_data_lets_import_keep_a_longer_path_whole(server_factory):
+    server = server_factory(WHITEBOARD_MAX_PATH_DATA="400000")
+    points = " ".join(f"{10000 + i} {i % 2}" for i in range(30_000))
+    svg = (
+        '<svg xmlns="http://www.w3.org/2000/svg">'
+        f'<polyline points="{points}" stroke="#ff0000" fill="none"/></svg>'
+    )
+    [whole] = import_svg(svg, max_bytes=1 << 20, max_path_data=400_000).paths
+    assert 262_144 < len(whole["d"]) <= 400_000
+    response = create_with_svg(server, svg)
+    assert response.status_code == 201, response.text
+    assert (response.json()["imported_paths"], response.json()["skipped_elements"]) == (1, 0)
+    body = response.json()
+    async with BoardClient(body["ws_url"], body["token"]) as client:
+        # Read raw: the client's own read_paths uses the default limit.
+        await client.wait_for(lambda: len(paths_map(client.doc)) == 1)
+        [register] = paths_map(client.doc).values()
+        assert [version["d"] for version in register] == [whole["d"]]

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 from defusedxml.ElementTree import parse as defused_parse
 
-from crdt.paths import invalid_reason
-from crdt.svg import ImportResult, import_svg
-from crdt.svg_pathdata import path_bounds
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA
+from crdt.paths import PathEntry, invalid_reason
+from crdt.svg import ImportResult, export_svg, import_svg
+from crdt.svg_pathdata import path_bounds, split_subpaths
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "svg"
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -476,3 +477,101 @@ def test_ellipse_axes_are_recomputed_under_rotation_and_uneven_scale() -> None:
     d = one(stroked('<ellipse rx="10" ry="5" transform="scale(2,1) rotate(90)"/>'))["d"]
     # rotated a quarter turn it is 5 wide and 10 high, then stretched to 10 wide
     assert path_bounds(d) == pytest.approx((-10, -10, 10, 10), abs=1e-3)
+
+
+# -- path data longer than MAX_PATH_DATA --------------------------------------------------------
+
+SPLIT_100 = "split: path data longer than 100 characters"
+SKIPPED_100 = "skipped: path data longer than 100 characters, even for a single subpath"
+
+
+def squares(n: int) -> str:
+    """Relative path data of `n` closed squares, each subpath opened by a relative moveto."""
+    return " ".join(f"m {i % 7 + 3} 2 l 5 0 l 0 5 z" for i in range(n))
+
+
+def test_a_path_longer_than_max_path_data_is_split_into_pieces_that_draw_the_same() -> None:
+    svg = doc(stroked(f'<path d="{squares(40)}" stroke-width="3"/>'))
+    [whole] = import_svg(svg, max_bytes=1 << 20).paths
+    assert len(whole["d"]) > 100
+    result = import_svg(svg, max_bytes=1 << 20, max_path_data=100)
+    pieces = [p["d"] for p in result.paths]
+    assert len(pieces) > 1
+    for piece in pieces:
+        assert len(piece) <= 100 and piece.startswith("M "), piece
+        # Each piece opens with an absolute moveto: it draws alone what it drew in the whole.
+        assert "m" not in piece
+    assert " ".join(pieces) == whole["d"]
+    assert all({**p, "d": ""} == {**whole, "d": ""} for p in result.paths)
+    assert all(
+        invalid_reason("imported-1", {**p, "ts": 1.0}, max_path_data=100) is None
+        for p in result.paths
+    )
+    assert result.skipped_elements == 1
+    assert result.skipped_reasons == {SPLIT_100: 1}
+
+
+def test_a_path_exactly_at_max_path_data_is_kept_whole() -> None:
+    svg = doc(stroked(f'<path d="{squares(40)}"/>'))
+    [whole] = import_svg(svg, max_bytes=1 << 20).paths
+    limit = len(whole["d"])
+    at_limit = import_svg(svg, max_bytes=1 << 20, max_path_data=limit)
+    assert at_limit == ImportResult(paths=[whole], skipped_elements=0, skipped_reasons={})
+    one_less = import_svg(svg, max_bytes=1 << 20, max_path_data=limit - 1)
+    assert len(one_less.paths) == 2
+    assert one_less.skipped_reasons == {f"split: path data longer than {limit - 1} characters": 1}
+
+
+def test_lone_movetos_are_left_out_of_the_pieces() -> None:
+    svg = doc(stroked(f'<path d="M 1 1 M 2 2 {squares(40)} M 50 50"/>'))
+    [whole] = import_svg(svg, max_bytes=1 << 20).paths
+    assert whole["d"].startswith("M 1 1 M 2 2 M ")
+    pieces = [p["d"] for p in import_svg(svg, max_bytes=1 << 20, max_path_data=100).paths]
+    assert " ".join(pieces) == whole["d"].removeprefix("M 1 1 M 2 2 ").removesuffix(" M 50 50")
+
+
+def test_a_subpath_longer_than_max_path_data_skips_its_shape_and_says_why() -> None:
+    zigzag = " ".join(f"{i} {i % 2 * 10}" for i in range(30))
+    body = (
+        stroked(f'<polyline points="{zigzag}"/>')
+        + stroked(f'<path d="M 0 0 L 5 5 M {zigzag}"/>')
+        + stroked('<line x2="5"/>')
+    )
+    result = import_svg(doc(body), max_bytes=1 << 20, max_path_data=100)
+    assert [p["d"] for p in result.paths] == ["M 0 0 L 5 0"]
+    assert result.skipped_elements == 2
+    assert result.skipped_reasons == {SKIPPED_100: 2}
+
+
+def test_our_export_with_paths_over_the_limit_is_split_on_import() -> None:
+    d = " ".join(f"M {i} 0 L {i} 10" for i in range(30))
+    entries = [PathEntry(key="a", ts=1.0, deleted=False, d=d, color="#ff0000", width=2.0)]
+    exported = export_svg(entries)
+    # Under the default limit the exact versions come back.
+    assert import_svg(exported, max_bytes=1 << 20).paths == [
+        {"d": d, "color": "#ff0000", "width": 2.0}
+    ]
+    result = import_svg(exported, max_bytes=1 << 20, max_path_data=100)
+    assert " ".join(p["d"] for p in result.paths) == d
+    assert all(len(p["d"]) <= 100 for p in result.paths)
+    assert result.skipped_reasons == {SPLIT_100: 1}
+
+
+def test_the_default_max_path_data_is_262144_characters() -> None:
+    n = DEFAULT_MAX_PATH_DATA // len("M 1000 1000 L 1001 1002 ") + 100
+    d = " ".join(f"M {1000 + i} 1000 L {1001 + i} 1002" for i in range(n))
+    assert len(d) > DEFAULT_MAX_PATH_DATA
+    result = import_svg(doc(stroked(f'<path d="{d}"/>')), max_bytes=5 << 20)
+    assert " ".join(p["d"] for p in result.paths) == d
+    assert max(len(p["d"]) for p in result.paths) <= DEFAULT_MAX_PATH_DATA
+    assert result.skipped_reasons == {"split: path data longer than 262144 characters": 1}
+
+
+def test_split_subpaths_packs_whole_subpaths_and_refuses_what_cannot_fit() -> None:
+    d = "M 0 0 L 1 1 M 2 2 L 3 3 Z M 4 4 L 5 5"
+    assert split_subpaths(d, len(d)) == [d]
+    assert split_subpaths(d, 25) == ["M 0 0 L 1 1 M 2 2 L 3 3 Z", "M 4 4 L 5 5"]
+    assert split_subpaths(d, 13) == ["M 0 0 L 1 1", "M 2 2 L 3 3 Z", "M 4 4 L 5 5"]
+    assert split_subpaths(d, 12) is None  # "M 2 2 L 3 3 Z" alone is 13 characters
+    with pytest.raises(ValueError):
+        split_subpaths("M 0 0 l 1 1 m 2 2 l 1 1", 12)  # relative: a piece would move

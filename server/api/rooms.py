@@ -91,15 +91,23 @@ async def _import(services: Services, svg: str | None) -> tuple[bytes | None, in
     """The new room's first state, how many strokes it holds, and what was skipped."""
     if svg is None:
         return None, 0, 0
+    settings = services.settings
     try:
         result = await to_thread.run_sync(
-            partial(import_svg, svg, max_bytes=services.settings.max_svg_bytes)
+            partial(
+                import_svg,
+                svg,
+                max_bytes=settings.max_svg_bytes,
+                max_path_data=settings.max_path_data,
+            )
         )
     except SvgTooLarge as exc:
         raise HTTPException(413, detail=str(exc)) from None
     except SvgError as exc:
         raise HTTPException(400, detail=f"the SVG cannot be read: {exc}") from None
-    state = board_state(result.paths, now_ms=time.time() * 1000)
+    state = board_state(
+        result.paths, now_ms=time.time() * 1000, max_path_data=settings.max_path_data
+    )
     return state, len(result.paths), result.skipped_elements
 
 
