@@ -27,6 +27,15 @@ PALETTE = (
 
 REMOTE = object()  # the owner of states relayed from other processes
 
+# A state is a name, a colour and a cursor (~100 bytes); frontends may add a little more.
+MAX_STATE_BYTES = 4096
+# What the room relays may be longer: the name it writes from the token replaces the client's.
+MAX_RELAYED_STATE_BYTES = MAX_STATE_BYTES + 1024
+# Client ids one connection may introduce. A stock provider has one (its Y.Doc's clientID,
+# which Yjs changes only on a detected conflict); the states it re-sends for other clients
+# are echoes of ids the room already knows and do not count.
+MAX_OWN_CLIENT_IDS = 4
+
 
 @dataclass(frozen=True, slots=True)
 class Identity:
@@ -59,26 +68,70 @@ def color_for(user_id: str) -> str:
     return PALETTE[digest[0] % len(PALETTE)]
 
 
-def decode_update(update: bytes) -> list[AwarenessEntry]:
+def decode_update(
+    update: bytes, *, max_entries: int | None = None, max_state_bytes: int = MAX_RELAYED_STATE_BYTES
+) -> list[AwarenessEntry]:
+    """The entries of an awareness update, every declared count and length checked first.
+
+    `max_entries` bounds how many entries one message may carry (the room knows how many
+    client ids could legitimately be in it); an entry takes at least 3 bytes, so a count
+    beyond the bytes present is refused before anything is decoded.
+    """
     decoder = Decoder(update)
     try:
         count = decoder.read_var_uint()
+        if decoder.length < 0 or count * 3 > decoder.length:
+            raise ProtocolError(
+                f"awareness update declares {count} entries in {max(decoder.length, 0)} bytes"
+            )
+        if max_entries is not None and count > max_entries:
+            raise ProtocolError(
+                f"awareness update carries {count} entries, at most {max_entries} expected"
+            )
         entries = []
         for _ in range(count):
             client_id = decoder.read_var_uint()
             clock = decoder.read_var_uint()
-            text = decoder.read_var_string()
-            state = json.loads(text, parse_constant=_reject_constant) if text else None
+            text = _read_state_text(decoder, max_state_bytes)
             if decoder.length < 0:
                 raise IndexError
-            entries.append(AwarenessEntry(client_id, clock, state, text))
-    except (IndexError, RuntimeError, UnicodeDecodeError):
+            entries.append(AwarenessEntry(client_id, clock, _parse_state(text), text))
+    except (IndexError, RuntimeError):
         raise ProtocolError("truncated awareness update") from None
-    except ValueError as exc:
-        raise ProtocolError(f"awareness state is not JSON: {exc}") from None
     if decoder.length != 0:
         raise ProtocolError(f"{decoder.length} unexpected bytes after the awareness update")
     return entries
+
+
+def _read_state_text(decoder: Decoder, max_bytes: int) -> str:
+    length = decoder.read_var_uint()
+    if length > max_bytes:
+        raise ProtocolError(f"awareness state of {length} bytes, at most {max_bytes}")
+    if length > decoder.length:
+        raise ProtocolError(f"awareness state says {length} bytes, {decoder.length} left")
+    raw = decoder.stream[decoder.i0 : decoder.i0 + length]
+    decoder.i0 += length
+    decoder.length -= length
+    try:
+        return bytes(raw).decode()
+    except UnicodeDecodeError:
+        raise ProtocolError("awareness state is not UTF-8") from None
+
+
+def _parse_state(text: str) -> Any:
+    # y-protocols writes a removed state as the JSON text `null`; an empty text is no JSON.
+    try:
+        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, RecursionError) as exc:
+        raise ProtocolError(f"awareness state is not JSON: {str(exc)[:80]}") from None
+
+
+def _finite_float(text: str) -> float:
+    # `1e400` is valid JSON syntax that Python reads as infinity, which no JSON can carry.
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text[:20]} is not a finite number")
+    return value
 
 
 def _reject_constant(name: str) -> Any:
@@ -93,7 +146,9 @@ def _encode_entry(
     encoder = Encoder()
     encoder.write_var_uint(client_id)
     encoder.write_var_uint(clock)
-    encoder.write_var_string(text if text is not None else json.dumps(state, separators=(",", ":")))
+    if text is None:
+        text = json.dumps(state, separators=(",", ":"), allow_nan=False)
+    encoder.write_var_string(text)
     return encoder.to_bytes()
 
 
@@ -140,12 +195,32 @@ class RoomAwareness:
         self._held: dict[int, _Held] = {}
         self._pending: dict[int, bytes] = {}
         self._pending_local: dict[int, bytes] = {}
+        # Ids whose state went away: when, and whose it was. Stock providers re-send every
+        # state they hear, so an echo of one may arrive after its owner left.
+        self._departed: dict[int, tuple[float, str]] = {}
+        self._introduced: dict[object, set[int]] = {}  # the ids each connection brought
+
+    def entry_limit(self) -> int:
+        """How many entries one client's message may carry: every id the room knows, plus
+        the few a connection may introduce."""
+        return len(self._held) + len(self._departed) + MAX_OWN_CLIENT_IDS
 
     def apply(self, update: bytes, *, owner: object, identity: Identity, now: float) -> None:
-        """Apply a client's update; entries for client ids another connection owns are dropped."""
-        for entry in decode_update(update):
+        """Apply a client's update.
+
+        Entries for ids another connection owns are echoes and are dropped; a connection
+        that introduces more than MAX_OWN_CLIENT_IDS distinct ids is refused.
+        """
+        for entry in decode_update(
+            update, max_entries=self.entry_limit(), max_state_bytes=MAX_STATE_BYTES
+        ):
             held = self._held.get(entry.client_id)
-            if held is not None and held.owner is not owner:
+            if held is None:
+                if entry.state is None or self._echo_of_departed(entry.client_id, identity):
+                    continue  # nothing to remove, or someone else's state echoed late
+                # New here, or back (a provider that reconnects re-sends its own state).
+                self._introduce(owner, entry.client_id)
+            elif held.owner is not owner:
                 continue
             state = sanitise(entry.state, identity)
             if held is not None and entry.clock < held.clock:
@@ -154,6 +229,19 @@ class RoomAwareness:
             text = entry.text if state is not None and state == entry.state else None
             self._set(entry.client_id, entry.clock, state, owner, identity, now, local=True,
                       text=text)
+
+    def _echo_of_departed(self, client_id: int, identity: Identity) -> bool:
+        departed = self._departed.get(client_id)
+        # States relayed from other processes carry no user id: whose they were is unknown.
+        return departed is not None and departed[1] not in ("", identity.user_id)
+
+    def _introduce(self, owner: object, client_id: int) -> None:
+        own = self._introduced.setdefault(owner, set())
+        if client_id not in own and len(own) >= MAX_OWN_CLIENT_IDS:
+            raise ProtocolError(
+                f"a connection may introduce at most {MAX_OWN_CLIENT_IDS} awareness client ids"
+            )
+        own.add(client_id)
 
     def apply_remote(self, update: bytes, *, now: float) -> None:
         """Apply states another process relayed (already sanitised there)."""
@@ -171,26 +259,32 @@ class RoomAwareness:
              identity: Identity, now: float, *, local: bool, text: str | None = None) -> None:
         encoded = _encode_entry(client_id, clock, state, text)
         if state is None:
-            self._held.pop(client_id, None)
+            gone = self._held.pop(client_id, None)
+            if gone is not None:
+                self._departed[client_id] = (now, gone.identity.user_id)
         else:
             self._held[client_id] = _Held(clock, state, owner, identity, now, encoded)
         self._pending[client_id] = encoded
         if local:
             self._pending_local[client_id] = encoded
 
-    def remove_owner(self, owner: object) -> None:
+    def remove_owner(self, owner: object, *, now: float) -> None:
         """Announce the states of a closed connection as gone."""
+        self._introduced.pop(owner, None)
         for client_id in [cid for cid, h in self._held.items() if h.owner is owner]:
-            self._remove(client_id)
+            self._remove(client_id, now=now)
 
     def remove_outdated(self, *, now: float, timeout: float) -> int:
         stale = [cid for cid, h in self._held.items() if now - h.last_updated >= timeout]
         for client_id in stale:
-            self._remove(client_id)
+            self._remove(client_id, now=now)
+        for client_id in [cid for cid, (t, _) in self._departed.items() if now - t >= timeout]:
+            del self._departed[client_id]
         return len(stale)
 
-    def _remove(self, client_id: int) -> None:
+    def _remove(self, client_id: int, *, now: float) -> None:
         held = self._held.pop(client_id)
+        self._departed[client_id] = (now, held.identity.user_id)
         encoded = _encode_entry(client_id, held.clock + 1, None)
         self._pending[client_id] = encoded
         if held.owner is not REMOTE:

@@ -31,9 +31,11 @@ def board_state(
     return doc.get_update()
 
 
-def board_paths(updates: list[bytes]) -> list[paths.PathEntry]:
+def board_paths(
+    updates: list[bytes], *, max_path_data: int = DEFAULT_MAX_PATH_DATA
+) -> list[paths.PathEntry]:
     """The winners of a stored board (snapshot + log), ordered by ts."""
     doc: Doc = Doc()
     if updates:
         doc.apply_update(protocol.merged(updates))
-    return paths.read_paths(doc)
+    return paths.read_paths(doc, max_path_data=max_path_data)

@@ -1,4 +1,5 @@
-"""One connection: its identity, a bounded outbox, and the sender task that drains it."""
+"""One connection: its identity, an outbox bounded in messages and bytes, its pending sync
+reply, and the sender task that drains them."""
 
 from __future__ import annotations
 
@@ -13,7 +14,9 @@ from crdt.ports import Transport
 
 
 class Client:
-    def __init__(self, transport: Transport, identity: Identity, *, outbox_size: int) -> None:
+    def __init__(
+        self, transport: Transport, identity: Identity, *, outbox_size: int, outbox_bytes: int
+    ) -> None:
         self.transport = transport
         self.identity = identity
         self.closing: CloseConnection | None = None
@@ -21,8 +24,12 @@ class Client:
         # A deque and one wake-up per batch rather than an anyio memory stream: the stream
         # yields to the event loop on every message it hands over, and under load (many
         # rooms, few clients each) those round trips were a large share of the server's CPU.
-        self._outbox: deque[bytes] = deque()
+        self._outbox: deque[bytes | None] = deque()  # None: the sync reply's place in line
         self._outbox_size = outbox_size
+        self._outbox_bytes = outbox_bytes
+        self._queued_bytes = 0
+        # At most one sync reply waits per connection: a newer sync step 1 replaces it.
+        self._sync_reply: bytes | None = None
         self._ready = anyio.Event()
         self._open = True
         self._scope: anyio.CancelScope | None = None
@@ -35,10 +42,24 @@ class Client:
         """Queue bytes for this client; one whose outbox is full is closed, never waited for."""
         if self.closing is not None or not self._open:
             return
-        if len(self._outbox) >= self._outbox_size:
+        # One message always fits: a window's merged update may be larger than the bound.
+        if len(self._outbox) >= self._outbox_size or (
+            self._outbox and self._queued_bytes + len(message) > self._outbox_bytes
+        ):
             self.kick(SlowClient("client is not reading fast enough; reconnect to resync"))
             return
         self._outbox.append(message)
+        self._queued_bytes += len(message)
+        self._ready.set()
+        self.last_sent = time.monotonic()
+
+    def send_sync_reply(self, reply: bytes) -> None:
+        """Queue the answer to this connection's newest sync step 1, replacing an unsent one."""
+        if self.closing is not None or not self._open:
+            return
+        if self._sync_reply is None:
+            self._outbox.append(None)
+        self._sync_reply = reply
         self._ready.set()
         self.last_sent = time.monotonic()
 
@@ -53,9 +74,17 @@ class Client:
             await self._ready.wait()
             self._ready = anyio.Event()
             while self._outbox:
-                await self.transport.send(self._outbox.popleft())
+                message = self._outbox.popleft()
+                if message is None:
+                    message, self._sync_reply = self._sync_reply, None
+                    assert message is not None
+                else:
+                    self._queued_bytes -= len(message)
+                await self.transport.send(message)
 
     def close_outbox(self) -> None:
         """Called once the sender task has ended."""
         self._open = False
         self._outbox.clear()
+        self._queued_bytes = 0
+        self._sync_reply = None

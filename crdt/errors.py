@@ -32,3 +32,13 @@ class MessageTooLarge(CloseConnection):
 class SlowClient(CloseConnection):
     # 1013 "try again later": the client reconnects and resyncs from the room's state.
     code = 1013
+
+
+class DocumentTooLarge(CloseConnection):
+    # An update that would take the document past MAX_DOCUMENT_BYTES; nothing of it is kept.
+    code = 4413
+
+
+class StorageUnavailable(CloseConnection):
+    # The database cannot take writes (disk full): changes are refused until it can.
+    code = 4507

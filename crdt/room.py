@@ -13,23 +13,27 @@ import anyio
 from anyio.abc import TaskStatus
 from pycrdt import Doc, Subscription, YSyncMessageType
 
-from crdt import paths, protocol
+from crdt import paths, protocol, roots, wire
 from crdt.awareness import Identity, RoomAwareness
 from crdt.batch_clock import BatchClock
 from crdt.client import Client
 from crdt.dormant import EMPTY_STATE_VECTOR, RoomDocument
 from crdt.errors import (
     CloseConnection,
+    DocumentTooLarge,
     MessageTooLarge,
     ProtocolError,
     RoomNotFound,
     SlowClient,
+    StorageUnavailable,
 )
 from crdt.origin import Origin
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA
 from crdt.ports import (
     ConnectionClosed,
     RelayMessage,
     RoomPorts,
+    StorageFull,
     Transport,
 )
 from crdt.presence import PresenceReporter, presence_entries
@@ -39,6 +43,11 @@ from crdt.stats import Stats
 log = logging.getLogger("whiteboard.room")
 
 EMPTY_AWARENESS = protocol.awareness(b"\x00")
+# Frames one connection handles before letting the others run: a client that sends a
+# burst must not hold the event loop for all of it.
+FRAMES_PER_TURN = 16
+# Sync replies kept per document version, by state vector (fresh joiners share one).
+CACHED_REPLIES = 8
 
 
 class RoomState(Enum):
@@ -53,6 +62,9 @@ class RoomConfig:
     batch_interval_s: float = 0.1
     max_message_bytes: int = 4 * 1024 * 1024
     outbox_size: int = 256
+    outbox_bytes: int = 32 * 1024 * 1024
+    max_document_bytes: int = 64 * 1024 * 1024
+    max_path_data: int = DEFAULT_MAX_PATH_DATA
     awareness_timeout_s: float = 30.0
     # The stock y-websocket client drops a connection that hears nothing for 30 s.
     heartbeat_s: float = 15.0
@@ -88,8 +100,15 @@ class Room(RelayLink):
         self._store = ports.store
         self._pending: list[bytes] = []  # this process's changes: logged, sent, relayed
         self._pending_remote: list[bytes] = []  # relayed changes: only sent
-        self._deferred_step2: list[tuple[Client, bytes]] = []
-        self._fresh_reply: bytes | None = None  # sync step 2 for an empty state vector
+        # Sync step 1s answered at the end of the window (newest per connection).
+        self._awaiting_reply: dict[Client, bytes] = {}
+        self._replies: dict[bytes, bytes] = {}  # state vector -> sync step 2, this version
+        self._encoded_this_window = False  # a window pays for at most one reply encoding
+        self._size = 0  # the encoded document's size, or more (see _check_size)
+        self._size_exact = True
+        self._size_measured_at = 0.0
+        self._storage_full = False
+        self._foreign_roots: set[str] = set()  # roots other than `paths` the document names
         self._flushing = False
         self._flush_lock = anyio.Lock()
         self._window = anyio.Event()  # set at the tick that ends the open window
@@ -155,6 +174,8 @@ class Room(RelayLink):
             raise RoomNotFound("no such room")
         updates = stored.updates
         self._document.start(protocol.merged(updates) if updates else None)
+        self._size = sum(len(u) for u in updates)
+        self._size_exact = False
         self._covered.extend(stored.seqs)
         self._changed_at = time.monotonic()
         log.info("room loaded", extra={"room": self.id, "updates": len(stored.updates)})
@@ -174,6 +195,7 @@ class Room(RelayLink):
         return self._document.asleep
 
     def _subscribe(self, doc: Doc) -> tuple[Subscription, ...]:
+        self._foreign_roots = roots.foreign_roots(doc)
         return (
             doc.observe(self._on_transaction),
             paths.paths_map(doc).observe_deep(self._on_paths_changed),
@@ -208,7 +230,12 @@ class Room(RelayLink):
 
     async def serve(self, transport: Transport, identity: Identity) -> CloseConnection | None:
         """Serve one connection until it closes; returns why it was closed by us, if it was."""
-        client = Client(transport, identity, outbox_size=self.config.outbox_size)
+        client = Client(
+            transport,
+            identity,
+            outbox_size=self.config.outbox_size,
+            outbox_bytes=self.config.outbox_bytes,
+        )
         self.clients.add(client)
         client.enqueue(protocol.sync_step1(self._document.state_vector()))
         everyone = self.awareness.full_update()
@@ -227,7 +254,8 @@ class Room(RelayLink):
             if isinstance(client.closing, SlowClient):
                 self.stats.clients_kicked_slow += 1
             client.close_outbox()
-            self.awareness.remove_owner(client)
+            self._awaiting_reply.pop(client, None)
+            self.awareness.remove_owner(client, now=time.monotonic())
             self._open_window()
             self._presence_changed()
             if not self.clients:
@@ -237,6 +265,7 @@ class Room(RelayLink):
         return client.closing
 
     async def _receive_loop(self, client: Client) -> None:
+        handled = 0
         try:
             while True:
                 frame = await client.transport.receive()
@@ -246,6 +275,10 @@ class Room(RelayLink):
                         f"message of {len(frame)} bytes, limit is {self.config.max_message_bytes}"
                     )
                 self._handle(client, protocol.decode_message(frame))
+                handled += 1
+                if handled % FRAMES_PER_TURN == 0:
+                    # Frames already buffered are received without a pause: yield now and then.
+                    await anyio.lowlevel.checkpoint()
         except ConnectionClosed:
             return
         except CloseConnection as exc:
@@ -276,45 +309,121 @@ class Room(RelayLink):
                 client.enqueue(protocol.awareness(everyone))
 
     def _answer_step1(self, client: Client, state_vector: bytes) -> None:
-        reply = self._sync_step2_for(state_vector)
-        if self._pending or self._flushing:
-            # The document holds changes not yet in the log: answer once they are durable.
-            self._deferred_step2.append((client, reply))
-            self._open_window()
-        else:
-            client.enqueue(reply)
+        """Answer now if that costs no second encoding in this window, else at its end.
 
-    def _sync_step2_for(self, state_vector: bytes) -> bytes:
-        """The reply to a sync step 1; encoded once per document version for fresh clients.
-
-        Fresh clients (an empty state vector) all get the whole document: when several
-        join a large board at once, they share one encoding and the same bytes.
+        Whatever a connection sends, it has at most one reply waiting (the newest state
+        vector's), and a room encodes at most one reply per window beyond those it has
+        cached for this version of the document: sync step 1s cannot make it encode the
+        document again and again.
         """
-        fresh = state_vector == EMPTY_STATE_VECTOR
-        if fresh and self._fresh_reply is not None:
-            return self._fresh_reply
+        wire.check_state_vector(state_vector)
+        durable = not (self._pending or self._flushing) or self._storage_full
+        reply = self._replies.get(state_vector) if durable else None
+        if reply is None and durable and not self._encoded_this_window:
+            self._encoded_this_window = True
+            reply = self._encode_reply(state_vector)
+        if reply is not None:
+            self._awaiting_reply.pop(client, None)
+            client.send_sync_reply(reply)
+        else:
+            # Changes not yet in the log (a reply never shows them before they are durable),
+            # or this window's encoding is spent.
+            self._awaiting_reply[client] = state_vector
+            self._open_window()
+
+    def _answer_awaiting(self) -> None:
+        """At the end of a window: one encoding answers every state vector left waiting.
+
+        A single state vector gets what it lacks; several get the whole document (one
+        encoding, shared) unless a reply for theirs is cached.
+        """
+        awaiting, self._awaiting_reply = self._awaiting_reply, {}
+        self._encoded_this_window = False
+        uncached = {sv for sv in awaiting.values() if sv not in self._replies}
+        if len(uncached) == 1:
+            self._encode_reply(uncached.pop())
+        elif uncached:
+            everything = self._encode_reply(EMPTY_STATE_VECTOR)
+            for state_vector in uncached:
+                self._replies[state_vector] = everything
+        for client, state_vector in awaiting.items():
+            client.send_sync_reply(self._replies[state_vector])
+
+    def _encode_reply(self, state_vector: bytes) -> bytes:
         try:
             update = self._document.update_since(state_vector)
         except ValueError as exc:
             raise ProtocolError(f"sync step 1 carries no valid state vector: {exc}") from None
         reply = protocol.sync_step2(update)
-        if fresh:
-            self._fresh_reply = reply
+        self.stats.sync_replies_encoded += 1
+        if len(self._replies) >= CACHED_REPLIES:
+            self._replies.clear()
+        self._replies[state_vector] = reply
+        if state_vector == EMPTY_STATE_VECTOR:
+            self._note_size(len(update))
         return reply
 
     def _apply_client_update(self, update: bytes) -> None:
         if update == b"\x00\x00":
             return
+        if self._storage_full:
+            self.stats.updates_refused += 1
+            raise StorageUnavailable(
+                "the server cannot store changes now (its storage is full); retry later"
+            )
+        self._check_size(len(update))
+        named = wire.update_roots(update) - {roots.PATHS_ROOT}
+        if len(self._foreign_roots | named) > roots.MAX_FOREIGN_ROOTS:
+            raise ProtocolError(
+                f"the document's only root is `paths`; this update names {len(named)} others"
+            )
         self._capturing = Origin.CLIENT
+        failed: Exception | None = None
         try:
             with self.doc.transaction(origin=Origin.CLIENT):
-                self.doc.apply_update(update)
-        except ValueError as exc:
-            raise ProtocolError(f"update could not be decoded: {exc}") from None
+                try:
+                    self.doc.apply_update(update)
+                except (ValueError, RuntimeError) as exc:
+                    # RuntimeError: well-formed, but items point at parents that cannot hold
+                    # them. What yrs applied before failing stays, and is kept like the rest.
+                    failed = exc
+                if named or self._foreign_roots:
+                    # In the same transaction: what is removed is never logged or relayed.
+                    self._foreign_roots |= named
+                    roots.clear(self.doc, self._foreign_roots)
         finally:
             self._capturing = None
+        self._size += len(update)
+        self._size_exact = False
         self._upkeep()
         self._open_window()
+        if failed is not None:
+            raise ProtocolError(f"update could not be decoded: {failed}")
+
+    def _check_size(self, incoming: int) -> None:
+        """Refuse an update that would take the document past MAX_DOCUMENT_BYTES.
+
+        `_size` is exact after an encoding and grows by each update's size after that (an
+        upper bound: merged and superseded versions take less). Only when that bound says
+        no is the document measured, at most once a second, so that a client near the limit
+        cannot make the room encode the document for every message it sends.
+        """
+        limit = self.config.max_document_bytes
+        if self._size + incoming <= limit:
+            return
+        now = time.monotonic()
+        if not self._size_exact and now - self._size_measured_at >= 1.0:
+            self._size_measured_at = now
+            self._note_size(len(self._document.encoded()))
+        if self._size + incoming > limit:
+            self.stats.updates_refused += 1
+            raise DocumentTooLarge(
+                f"an update of {incoming} bytes would take the document past its limit of "
+                f"{limit} bytes (it holds about {self._size})"
+            )
+
+    def _note_size(self, size: int) -> None:
+        self._size, self._size_exact = size, True
 
     def _upkeep(self) -> None:
         if not self._touched:
@@ -323,13 +432,16 @@ class Room(RelayLink):
         self._capturing = Origin.UPKEEP
         try:
             with self.doc.transaction(origin=Origin.UPKEEP):
-                paths.upkeep(self.doc, keys, now_ms=time.time() * 1000)
+                paths.upkeep(
+                    self.doc, keys, now_ms=time.time() * 1000,
+                    max_path_data=self.config.max_path_data,
+                )
         finally:
             self._capturing = None
         self._touched.clear()  # upkeep's own changes need no second look
 
     def _on_transaction(self, event) -> None:
-        self._fresh_reply = None  # the document changed
+        self._replies.clear()  # the document changed
         self._changed_at = time.monotonic()
         if self._capturing in (Origin.CLIENT, Origin.UPKEEP):
             self._pending.append(event.update)
@@ -368,7 +480,6 @@ class Room(RelayLink):
     async def _flush(self) -> bool:
         local, self._pending = self._pending, []
         remote, self._pending_remote = self._pending_remote, []
-        deferred, self._deferred_step2 = self._deferred_step2, []
         # Cursors need no durability, but they wait for the log write with the update so
         # that each client's sender wakes once per window for both.
         everything, own_awareness = self.awareness.take_pending()
@@ -384,26 +495,41 @@ class Room(RelayLink):
                 self.stats.log_append_seconds += time.perf_counter() - started
                 self._covered.append(seq)
                 self.stats.updates_logged += 1
-        except Exception:
+        except Exception as exc:
             self.stats.store_failures += 1
-            log.exception("appending to the update log failed", extra={"room": self.id})
             self._pending[:0] = local
             self._pending_remote[:0] = remote
-            self._deferred_step2[:0] = deferred
+            if isinstance(exc, StorageFull):
+                self._refuse_changes(exc)
+            else:
+                log.exception("appending to the update log failed", extra={"room": self.id})
             self._broadcast_cursors(cursors)
+            if self._storage_full:
+                self._answer_awaiting()  # serve what it has
             await self._publish(None, None, own_awareness)
             return False
         finally:
             self._flushing = False
+        if self._storage_full and local:
+            self._storage_full = False
+            log.warning("storage writable again; changes accepted", extra={"room": self.id})
         outgoing = [u for u in (merged_local, *remote) if u is not None]
         if outgoing:
             self.stats.batches_broadcast += 1
             self._broadcast(protocol.sync_update(protocol.merged(outgoing)))
         self._broadcast_cursors(cursors)
-        for client, reply in deferred:
-            client.enqueue(reply)
+        self._answer_awaiting()
         await self._publish(merged_local, seq, own_awareness)
         return True
+
+    def _refuse_changes(self, exc: StorageFull) -> None:
+        """Storage is full: serve what the room has, refuse changes until a retry succeeds."""
+        if not self._storage_full:
+            log.warning(
+                "storage full: changes refused until it can be written; unlogged changes kept",
+                extra={"room": self.id, "error": str(exc)},
+            )
+        self._storage_full = True
 
     def _broadcast_cursors(self, message: bytes | None) -> None:
         if message is not None:
@@ -423,8 +549,8 @@ class Room(RelayLink):
         period = min(1.0, self.config.awareness_timeout_s / 10, self.config.heartbeat_s / 2)
         while True:
             await anyio.sleep(period)
-            # Shared by joins that come together; a large board should not hold it idle.
-            self._fresh_reply = None
+            # Shared by joins that come together; a large board should not hold them idle.
+            self._replies.clear()
             now = time.monotonic()
             self._maybe_sleep(now)
             if self.awareness.remove_outdated(now=now, timeout=self.config.awareness_timeout_s):
@@ -442,12 +568,13 @@ class Room(RelayLink):
             or now - self._changed_at < after
             or self._pending
             or self._pending_remote
-            or self._deferred_step2
+            or self._awaiting_reply
             or self._touched
             or self._flushing
         ):
             return
         size = self._document.sleep()
+        self._note_size(size)
         self.stats.rooms_slept += 1
         log.info("room document asleep", extra={"room": self.id, "bytes": size})
 
@@ -457,13 +584,16 @@ class Room(RelayLink):
             return True
         covered, self._covered = self._covered, []
         try:
-            await self._store.snapshot(
-                self.id, state=self._document.encoded(), covered_seqs=covered
-            )
-        except Exception:
+            state = self._document.encoded()
+            self._note_size(len(state))
+            await self._store.snapshot(self.id, state=state, covered_seqs=covered)
+        except Exception as exc:
             self._covered[:0] = covered
             self.stats.store_failures += 1
-            log.exception("snapshot failed; will retry", extra={"room": self.id})
+            if isinstance(exc, StorageFull):
+                log.warning("snapshot refused: storage full; will retry", extra={"room": self.id})
+            else:
+                log.exception("snapshot failed; will retry", extra={"room": self.id})
             return False
         log.info("room snapshotted", extra={"room": self.id, "log_entries": len(covered)})
         return True

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from functools import partial
 
 import anyio
 from anyio.abc import TaskGroup, TaskStatus
@@ -77,7 +78,8 @@ class RoomManager:
             if stored is None:
                 return None
             updates = stored.updates
-        return await anyio.to_thread.run_sync(board_paths, updates)
+        read = partial(board_paths, max_path_data=self.config.room.max_path_data)
+        return await anyio.to_thread.run_sync(read, updates)
 
     def live_room(self, room_id: str) -> Room | None:
         room = self._rooms.get(room_id)

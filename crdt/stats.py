@@ -18,4 +18,6 @@ class Stats:
     rooms_loaded: int = 0
     rooms_unloaded: int = 0
     rooms_slept: int = 0  # documents put to sleep as their encoded state
+    sync_replies_encoded: int = 0  # sync step 2s encoded (the rest came from the cache)
+    updates_refused: int = 0  # writers closed: document too large (4413) or storage full (4507)
     log_append_seconds: float = 0.0  # summed over updates_logged: the log's share of latency

@@ -13,6 +13,7 @@ from pycrdt import Doc, merge_updates
 from sqlalchemy import Engine, delete, insert, update
 from sqlmodel import Session, col, select
 
+from crdt.pathdata import DEFAULT_MAX_PATH_DATA
 from crdt.paths import PathEntry, read_paths
 from crdt.ports import StoredDocument
 from persistence.db import full_raises_storage_full
@@ -25,8 +26,9 @@ TOUCH_EVERY_S = 5.0
 
 
 class SqlDocumentStore:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> None:
         self._engine = engine
+        self._max_path_data = max_path_data  # path rows hold only valid versions
         self._log = GroupCommitLog(self._append_many)
         self._touched: dict[str, float] = {}  # when each room's last_activity_at was written
 
@@ -106,7 +108,7 @@ class SqlDocumentStore:
             session.add(snap)
             doc: Doc = Doc()
             doc.apply_update(snap.state)
-            entries = read_paths(doc)
+            entries = read_paths(doc, max_path_data=self._max_path_data)
             session.exec(delete(PathRecord).where(col(PathRecord.room_id) == room_id))
             if entries:
                 session.exec(

@@ -50,6 +50,9 @@ def manager_config(settings: Settings) -> ManagerConfig:
             batch_interval_s=settings.batch_interval_ms / 1000,
             max_message_bytes=settings.max_message_bytes,
             outbox_size=settings.outbox_size,
+            outbox_bytes=settings.outbox_bytes,
+            max_document_bytes=settings.max_document_bytes,
+            max_path_data=settings.max_path_data,
             awareness_timeout_s=settings.awareness_timeout_s,
             heartbeat_s=settings.heartbeat_s,
             presence_refresh_s=settings.presence_ttl_s / 3,
@@ -106,7 +109,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         if run_migrations:
             await to_thread.run_sync(migrate, engine)
         repository = RoomRepository(engine)
-        store = SqlDocumentStore(engine)
+        store = SqlDocumentStore(engine, max_path_data=settings.max_path_data)
         state = realtime_state(settings)
         ports = RoomPorts(
             store=store, activity=RepositoryActivity(repository), relay=state, presence=state

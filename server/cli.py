@@ -229,7 +229,7 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     if stored is None:
         print(f"whiteboard export: no room {args.room_id}", file=sys.stderr)
         return 1
-    text = export_svg(board_paths(stored.updates))
+    text = export_svg(board_paths(stored.updates, max_path_data=settings.max_path_data))
     if args.output in (None, "-"):
         sys.stdout.write(text)
     else:

@@ -41,6 +41,8 @@ class Settings(BaseSettings):
     # Not in the contract's list (docs/protocol.md §4), but operators expect them tunable.
     data_dir: Path = Path("./data")
     outbox_size: int = Field(default=256, ge=1)
+    # Bytes queued per client (besides its one pending sync reply) before it is closed (1013).
+    outbox_bytes: int = Field(default=32 * 1024 * 1024, ge=1)
     awareness_timeout_s: float = Field(default=30, gt=0)
     heartbeat_s: float = Field(default=15, gt=0)
     presence_ttl_s: float = Field(default=15, gt=0)

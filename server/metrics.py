@@ -22,6 +22,8 @@ COUNTERS = {
     "rooms_loaded": "Rooms loaded into memory",
     "rooms_unloaded": "Idle rooms whose live state was freed",
     "rooms_slept": "Times a quiet room's document was put to sleep as its encoded state",
+    "sync_replies_encoded": "Sync step 2 replies encoded (the others were shared or cached)",
+    "updates_refused": "Writers closed for a document past its size limit or a full storage",
     "log_append_seconds": "Seconds spent waiting for log appends (divide by updates_logged)",
 }
 
