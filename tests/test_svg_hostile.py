@@ -211,7 +211,8 @@ def test_path_data_not_starting_with_a_moveto_draws_nothing() -> None:
 
 
 def test_a_path_too_long_for_a_stroke_once_made_absolute_is_skipped() -> None:
-    # 0.5 MB of relative steps becomes more than the 1,000,000 characters a stroke may hold
+    # 0.5 MB of relative steps becomes more than the MAX_PATH_DATA characters (262,144 by
+    # default) a stroke may hold, in one subpath: it cannot be split, so it is skipped
     steps = " l1 1" * 100_000
     data = f'{SVG_OPEN}<path stroke="red" d="M 0 0{steps}"/><line x2="1" stroke="red"/></svg>'
     result = import_svg(data, max_bytes=LIMIT)
