@@ -29,6 +29,7 @@ REMOTE = object()  # the owner of states relayed from other processes
 
 # A state is a name, a colour and a cursor (~100 bytes); frontends may add a little more.
 MAX_STATE_BYTES = 4096
+MAX_INT_DIGITS = 308  # 10**308 - 1 is still a finite double
 # What the room relays may be longer: the name it writes from the token replaces the client's.
 MAX_RELAYED_STATE_BYTES = MAX_STATE_BYTES + 1024
 # Client ids one connection may introduce. A stock provider has one (its Y.Doc's clientID,
@@ -121,9 +122,18 @@ def _read_state_text(decoder: Decoder, max_bytes: int) -> str:
 def _parse_state(text: str) -> Any:
     # y-protocols writes a removed state as the JSON text `null`; an empty text is no JSON.
     try:
-        return json.loads(text, parse_constant=_reject_constant, parse_float=_finite_float)
+        return json.loads(
+            text, parse_constant=_reject_constant, parse_float=_finite_float, parse_int=_finite_int
+        )
     except (ValueError, RecursionError) as exc:
         raise ProtocolError(f"awareness state is not JSON: {str(exc)[:80]}") from None
+
+
+def _finite_int(text: str) -> int:
+    # JavaScript reads every number as a double: an integer of more digits is Infinity.
+    if len(text.lstrip("-")) > MAX_INT_DIGITS:
+        raise ValueError(f"an integer of {len(text)} digits is not a finite number")
+    return int(text)
 
 
 def _finite_float(text: str) -> float:

@@ -40,6 +40,8 @@ def relayed_json(awareness: RoomAwareness) -> list[object]:
 
 @pytest.mark.parametrize("text", ["", "[]", '"x"', "1", "{", '{"x": NaN}', '{"x": -Infinity}',
                                   '{"cursor": "bad", "x": 1e400}', '{"x": ' + "9" * 5000 + "}",
+                                  '{"x": ' + "9" * 400 + "}",
+                                  '{"cursor": {"x": ' + "9" * 320 + ', "y": 1}}',
                                   "[" * 5000 + "]" * 5000])
 def test_a_state_that_is_not_a_finite_json_object_is_malformed(text: str) -> None:
     with pytest.raises(ProtocolError):
