@@ -30,6 +30,8 @@ REMOTE = object()  # the owner of states relayed from other processes
 # A state is a name, a colour and a cursor (~100 bytes); frontends may add a little more.
 MAX_STATE_BYTES = 4096
 MAX_INT_DIGITS = 308  # 10**308 - 1 is still a finite double
+# y-protocols reads client ids and clocks as JavaScript numbers: exact up to 2**53 - 1.
+MAX_SAFE_INTEGER = 2**53 - 1
 # What the room relays may be longer: the name it writes from the token replaces the client's.
 MAX_RELAYED_STATE_BYTES = MAX_STATE_BYTES + 1024
 # Client ids one connection may introduce. A stock provider has one (its Y.Doc's clientID,
@@ -93,6 +95,8 @@ def decode_update(
         for _ in range(count):
             client_id = decoder.read_var_uint()
             clock = decoder.read_var_uint()
+            if client_id > MAX_SAFE_INTEGER or clock > MAX_SAFE_INTEGER:
+                raise ProtocolError("awareness client id or clock past 2**53 - 1")
             text = _read_state_text(decoder, max_state_bytes)
             if decoder.length < 0:
                 raise IndexError

@@ -59,6 +59,10 @@ from crdt.errors import ProtocolError
 __all__ = ["MAX_ANY_DEPTH", "check_state_vector", "update_roots"]
 
 MAX_ANY_DEPTH = 64
+# Root names and map keys outlive their content: Yjs keeps a deleted map entry's key, and a
+# root's name, for good. Path ids are at most 64 characters of [A-Za-z0-9_-], so no name in
+# a whiteboard's document is longer; a longer one could only smuggle data past removal.
+MAX_NAME_BYTES = 64
 """Most lib0 Any containers (objects, arrays) one value may nest, the outermost included."""
 
 _U64 = 1 << 64
@@ -307,6 +311,10 @@ def _walk_update(data: bytes) -> frozenset[str]:
                         raise ProtocolError(
                             f"root name at byte {pos} declares {size} bytes, {end - pos} present"
                         )
+                    if size > MAX_NAME_BYTES:
+                        raise ProtocolError(
+                            f"root name of {size} bytes at byte {pos}, at most {MAX_NAME_BYTES}"
+                        )
                     roots.add(data[pos:stop].decode())
                     pos = stop
                 elif flag == 0:
@@ -332,6 +340,10 @@ def _walk_update(data: bytes) -> frozenset[str]:
                     if stop > end:
                         raise ProtocolError(
                             f"map key at byte {pos} declares {size} bytes, {end - pos} present"
+                        )
+                    if size > MAX_NAME_BYTES:
+                        raise ProtocolError(
+                            f"map key of {size} bytes at byte {pos}, at most {MAX_NAME_BYTES}"
                         )
                     data[pos:stop].decode()
                     pos = stop

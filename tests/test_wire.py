@@ -787,3 +787,19 @@ def test_a_stroke_update_costs_microseconds(capsys):
         print(f"pycrdt Doc.apply_update of the 20,000 strokes: {apply_ms * 1e3:,.0f} µs")
     assert update_roots(many) == {"paths"}
     assert 1.8e6 < len(many) < 2.6e6
+
+
+def test_root_names_and_map_keys_longer_than_a_path_id_are_refused() -> None:
+    # Yjs keeps these strings after the content they name is deleted: a longer one could
+    # carry data past the removal of other roots.
+    for length, accepted in ((64, True), (65, False)):
+        named_root = Doc()
+        named_root.get("r" * length, type=Text).insert(0, "x")
+        keyed = Doc()
+        keyed.get("paths", type=Map)["k" * length] = "v"
+        for update in (named_root.get_update(), keyed.get_update()):
+            if accepted:
+                update_roots(update)
+            else:
+                with pytest.raises(ProtocolError, match="at most 64"):
+                    update_roots(update)
