@@ -84,3 +84,45 @@ async def test_a_js_client_with_a_bad_token_is_closed_with_4401(server):
     async with JsClient(ws_base, owner.room_id, "not-a-token", "X") as a:
         event = await a.wait_event(lambda e: e.get("event") == "close")
         assert event["code"] == 4401
+
+
+async def test_stock_clients_joining_moving_cursors_and_leaving_in_turn_are_never_closed(server):
+    # Stock providers re-send every awareness state they hear, others' included; the
+    # server's limit on client ids a connection may introduce must never catch them.
+    owner = create_room(server, "Py")
+    ws_base = f"ws://127.0.0.1:{server.port}/ws"
+    names = [f"Js {i}" for i in range(4)]
+    tokens = [join_room(server, owner.room_id, name).token for name in names]
+    clients = [JsClient(ws_base, owner.room_id, token, name) for token, name in zip(
+        tokens, names, strict=True)]
+    async with BoardClient(owner.ws_url, owner.token) as watcher:
+        await watcher.synced.wait()
+        for client in clients:
+            await client.__aenter__()
+        try:
+            ids = []
+            for client in clients:
+                await client.wait_event(lambda e: e.get("event") == "sync" and e["synced"])
+                ids.append((await client.command("state"))["clientId"])
+            for step in range(3):
+                for i, client in enumerate(clients):
+                    await client.command("cursor", cursor={"x": step, "y": i})
+                await watcher.wait_for(lambda s=step: all(
+                    (watcher.awareness.get(cid) or {}).get("cursor") == {"x": s, "y": i}
+                    for i, cid in enumerate(ids)))
+            # They leave one by one (the last to come first: their task groups nest) while
+            # the others keep moving.
+            while clients:
+                leaving, ids_left = clients.pop(), ids.pop()
+                await leaving.__aexit__(None, None, None)
+                await watcher.wait_for(lambda gone=ids_left: watcher.awareness.get(gone) is None)
+                for i, client in enumerate(clients):
+                    await client.command("cursor", cursor={"x": 9, "y": i})
+                for client in clients:
+                    assert not [e for e in client.events if e.get("event") == "close"], \
+                        client.events
+                    await client.wait_state(lambda s, gone=ids_left: str(gone) not in s[
+                        "awareness"])
+        finally:
+            for client in reversed(clients):
+                await client.__aexit__(None, None, None)
