@@ -3,9 +3,10 @@
 A client can name any root in an update (a `Y.Text` called `junk`, a map of its own). The
 room clears such roots inside the very transaction that applied the update: Yjs drops the
 content of items deleted in the transaction that made them, so the update that is logged,
-relayed and snapshotted carries only their ids and lengths, never the content. The names
-themselves stay in the document (Yjs never deletes a root), so one document may name only
-a few other roots: an update that would take it past MAX_FOREIGN_ROOTS is refused.
+relayed and snapshotted carries only their ids and lengths, never the content. Names stay
+in the document (Yjs never deletes a root, and keeps a removed map entry's key), so one
+document may name only a few other roots (MAX_FOREIGN_ROOTS), and crdt/wire.py refuses
+names and keys longer than a path id.
 """
 
 from __future__ import annotations
