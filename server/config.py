@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -38,7 +39,18 @@ class Settings(BaseSettings):
     max_path_data: int = Field(default=262_144, gt=0)
     # Total bytes of kept backups; the oldest go first (besides BACKUP_KEEP files).
     backup_max_bytes: int = Field(default=4 * 1024**3, gt=0)
+    # `json`: one JSON object per log line, uvicorn's included (docs/protocol.md §8).
+    log_format: Literal["text", "json"] = "text"
+    # Origins whose pages may call the API from a browser (comma-separated); none by default.
+    cors_origins: str = ""
     # Not in the contract's list (docs/protocol.md §4), but operators expect them tunable.
+    # The per-IP room limit counts an IPv6 client by this prefix (one /64 is one household).
+    ipv6_prefix: int = Field(default=64, ge=1, le=128)
+    # Largest JSON request body (the SVG import keeps MAX_SVG_BYTES for multipart).
+    max_json_bytes: int = Field(default=64 * 1024, gt=0)
+    # A connection from which nothing arrived for this long is closed (stock clients renew
+    # their awareness every 15 s).
+    silence_timeout_s: float = Field(default=30, gt=0)
     data_dir: Path = Path("./data")
     outbox_size: int = Field(default=256, ge=1)
     # Bytes queued per client (besides its one pending sync reply) before it is closed (1013).
@@ -57,6 +69,9 @@ class Settings(BaseSettings):
         if self.jwt_secret:
             return self.jwt_secret
         return _load_or_create_secret(self.data_dir / "jwt_secret")
+
+    def cors_origin_list(self) -> list[str]:
+        return [o.strip() for o in self.cors_origins.split(",") if o.strip()]
 
     def trusted_proxy_list(self) -> list[str]:
         return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
