@@ -51,6 +51,8 @@ class ServerProcess:
     env: dict[str, str]
     port: int = 0
     process: subprocess.Popen | None = None
+    # Appended to `whiteboard serve --port N` (e.g. ["--access-log"]).
+    args: list[str] = field(default_factory=list)
     log_path: Path = field(init=False)
 
     def __post_init__(self) -> None:
@@ -71,7 +73,8 @@ class ServerProcess:
         env.setdefault("WHITEBOARD_DATA_DIR", str(self.data_dir))
         with open(self.log_path, "a") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port)],
+                [sys.executable, "-m", "server.cli", "serve", "--port", str(self.port),
+                 *self.args],
                 cwd=self.data_dir,
                 env=env,
                 stdout=log,
