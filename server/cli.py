@@ -20,7 +20,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from server.app import create_app
     from server.logs import configure_logging
 
-    configure_logging(args.log_level.upper())
+    configure_logging(args.log_level.upper(), settings.log_format)
     # The database runs in worker threads: a shorter GIL switch interval hands them the
     # interpreter sooner while the event loop is busy (the default 5 ms adds tens of ms
     # of latency to every log append under load).
