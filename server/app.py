@@ -9,7 +9,9 @@ from contextlib import asynccontextmanager
 import anyio
 from anyio import to_thread
 from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
 from sqlalchemy import Engine, text
+from starlette.middleware.cors import CORSMiddleware
 
 from crdt.ports import RoomPorts
 from crdt.room import RoomConfig
@@ -22,6 +24,7 @@ from persistence.state_local import LocalState
 from persistence.state_redis import RedisState
 from server import ws
 from server.api import export, health, pages, rooms
+from server.api.security import SecurityHeaders, validation_error
 from server.auth import TokenService
 from server.backups import run_backups
 from server.config import Settings
@@ -95,6 +98,44 @@ def _database_probe(engine: Engine):
     return database_ok
 
 
+# Below this many open files a busy server runs out of sockets (each client holds one).
+WANTED_OPEN_FILES = 4096
+
+
+def raise_open_files_limit() -> tuple[int, int] | None:
+    """Raise the soft open-files limit to the hard one; the (soft, hard) limits then in force.
+
+    A default `ulimit -n` of 1,024 runs out at about a thousand clients. Logs a warning when
+    the limit stays below WANTED_OPEN_FILES. None where there are no such limits (Windows).
+    """
+    try:
+        import resource
+    except ImportError:
+        return None
+    nofile = resource.RLIMIT_NOFILE
+    soft, hard = resource.getrlimit(nofile)
+    # An unlimited hard limit: Linux refuses a soft one past fs.nr_open (2**20 by default).
+    wanted = [hard] if hard != resource.RLIM_INFINITY else [resource.RLIM_INFINITY, 2**20]
+    for target in wanted:
+        if soft != resource.RLIM_INFINITY and target != soft and (
+            target == resource.RLIM_INFINITY or target > soft
+        ):
+            try:
+                resource.setrlimit(nofile, (target, hard))
+            except (ValueError, OSError):
+                continue
+            log.info("open files limit raised", extra={"from": soft, "to": target})
+            soft = target
+            break
+    if soft != resource.RLIM_INFINITY and soft < WANTED_OPEN_FILES:
+        log.warning(
+            "open files limit is %d (hard limit %s): the server can hold fewer than that "
+            "many connections; raise it (ulimit -n, systemd LimitNOFILE=) to at least %d",
+            soft, "unlimited" if hard == resource.RLIM_INFINITY else hard, WANTED_OPEN_FILES,
+        )
+    return soft, hard
+
+
 def create_app(settings: Settings | None = None, *, run_migrations: bool = True) -> FastAPI:
     settings = settings or Settings()
     tokens = TokenService(
@@ -105,6 +146,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        raise_open_files_limit()
         engine = create_db_engine(settings.database_url)
         if run_migrations:
             await to_thread.run_sync(migrate, engine)
@@ -144,6 +186,21 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             log.info("server stopped")
 
     app = FastAPI(title="Whiteboard server", version="0.1.0", lifespan=lifespan)
+    # 422s never echo more than a short prefix of what was sent.
+    app.add_exception_handler(RequestValidationError, validation_error)
+    origins = settings.cors_origin_list()
+    if origins:
+        # Frontends served from another origin; without them no preflight is answered, so
+        # no other site's page can send JSON here (forms: server/api/security.py).
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+            max_age=600,
+        )
+    docs = (app.docs_url, app.redoc_url, app.swagger_ui_oauth2_redirect_url)
+    app.add_middleware(SecurityHeaders, no_csp=[path for path in docs if path])
     app.include_router(rooms.router)
     app.include_router(export.router)
     app.include_router(health.router)

@@ -106,6 +106,24 @@ def client_ip(request: Request, trusted_proxies: list[str]) -> str:
     return forwarded[0] if forwarded else peer
 
 
+def limit_key(address: str, ipv6_prefix: int) -> str:
+    """What the per-IP room limit counts: an IPv4 address, or an IPv6 address's network.
+
+    One IPv6 host usually holds a whole /64 (SLAAC, privacy addresses), so counting single
+    addresses would give it an unlimited number of rooms. An IPv4-mapped IPv6 address counts
+    as its IPv4 address; anything that is not an address counts as itself.
+    """
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.IPv6Network((int(ip), ipv6_prefix), strict=False))
+    return str(ip)
+
+
 def _is_trusted(address: str, trusted: list[str]) -> bool:
     try:
         ip = ipaddress.ip_address(address)

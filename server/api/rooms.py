@@ -6,19 +6,30 @@ import time
 import uuid
 from datetime import UTC, datetime
 from functools import partial
+from typing import TypeVar
+from urllib.parse import parse_qsl
 
 import anyio
 from anyio import to_thread
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from redis.exceptions import RedisError
 
 from crdt.boards import board_state
 from crdt.svg import SvgError, SvgTooLarge, import_svg
 from persistence.rooms import RoomInfo
+from server.api.security import JSON_TYPE, body_type, refuse_cross_site_form
 from server.auth import TokenClaims
-from server.deps import Services, client_ip, get_services, is_room_id, room_claims, room_not_found
+from server.deps import (
+    Services,
+    client_ip,
+    get_services,
+    is_room_id,
+    limit_key,
+    room_claims,
+    room_not_found,
+)
 from server.schemas import (
     Cursor,
     Presence,
@@ -33,6 +44,18 @@ from server.schemas import (
 
 router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 
+M = TypeVar("M", bound=BaseModel)
+
+
+def _documented_body(model: type[BaseModel]) -> dict:
+    """The OpenAPI request body of a route that reads its body itself (_read_input)."""
+    schema = model.model_json_schema()
+    return {"requestBody": {"required": True, "content": {
+        "application/json": {"schema": schema},
+        "multipart/form-data": {"schema": schema},
+        "application/x-www-form-urlencoded": {"schema": schema},
+    }}}
+
 
 def _base_url(request: Request, services: Services) -> str:
     configured = services.settings.public_url
@@ -45,45 +68,111 @@ def _ws_url(request: Request, services: Services, room_id: str) -> str:
     return f"{'wss' if scheme == 'https' else 'ws'}://{rest}/ws/{room_id}"
 
 
-async def _read_bounded(request: Request, limit: int) -> bytes:
-    """The request body, refused with 413 as soon as it grows past `limit`."""
+async def _read_bounded(request: Request, limit: int, too_large: HTTPException) -> bytes:
+    """The request body, refused with `too_large` as soon as it grows past `limit` bytes."""
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
+        raise too_large
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise _too_large(limit)
+            raise too_large
         chunks.append(chunk)
     return b"".join(chunks)
 
 
-def _too_large(limit: int) -> HTTPException:
+def _svg_too_large(limit: int) -> HTTPException:
     return HTTPException(413, detail=f"the SVG is larger than the limit of {limit} bytes")
 
 
-async def _read_create_body(request: Request, services: Services) -> RoomCreate:
-    max_svg = services.settings.max_svg_bytes
-    # Room for the form or JSON around the SVG, and for JSON's escaping of quotes.
-    body = await _read_bounded(request, 2 * max_svg + 64 * 1024)
-    content_type = request.headers.get("content-type", "")
+def _utf8(body: bytes) -> str:
     try:
-        if content_type.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
-            async def replay() -> dict:
-                return {"type": "http.request", "body": body, "more_body": False}
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise HTTPException(
+            400, detail="the body is not UTF-8 text (compressed bodies are not accepted)"
+        ) from None
 
-            form = await Request(request.scope, replay).form(max_part_size=2 * max_svg)
-            svg = form.get("svg")
-            if svg is not None and not isinstance(svg, str):
-                svg = (await svg.read()).decode("utf-8", errors="replace")
-            created = RoomCreate.model_validate({"name": form.get("name"), "svg": svg})
-        else:
-            created = RoomCreate.model_validate_json(body)
+
+# Room for the form around the SVG (and for its percent-encoding in a url-encoded one).
+_FORM_OVERHEAD = 64 * 1024
+
+
+async def _read_input(
+    request: Request, services: Services, model: type[M], *, svg: bool
+) -> M:
+    """The body of a create (`svg`) or join call as `model`, within the limits of §1.
+
+    JSON: at most MAX_JSON_BYTES, UTF-8. A form: only from this origin's pages (or a CORS
+    origin), at most twice MAX_SVG_BYTES when it may carry an SVG, else MAX_JSON_BYTES.
+    """
+    settings = services.settings
+    media = body_type(request)
+    try:
+        if media == JSON_TYPE:
+            limit = settings.max_json_bytes
+            too_large = HTTPException(
+                413,
+                detail=f"the JSON body is larger than the limit of {limit} bytes "
+                "(WHITEBOARD_MAX_JSON_BYTES)"
+                + ("; send a larger SVG as multipart/form-data" if svg else ""),
+            )
+            return model.model_validate_json(_utf8(await _read_bounded(request, limit, too_large)))
+        refuse_cross_site_form(
+            request, allowed_origins=settings.cors_origin_list(), public_url=settings.public_url
+        )
+        max_svg = settings.max_svg_bytes
+        limit = 2 * max_svg + _FORM_OVERHEAD if svg else settings.max_json_bytes
+        too_large = HTTPException(
+            413, detail=f"the form is larger than the limit of {limit} bytes"
+            + (" (twice WHITEBOARD_MAX_SVG_BYTES and 64 KiB)" if svg
+               else " (WHITEBOARD_MAX_JSON_BYTES)"),
+        )
+        body = await _read_bounded(request, limit, too_large)
+        fields = await _form_fields(request, media, body, max_part=limit)
+        if not svg:
+            fields.pop("svg", None)
+        return model.model_validate(fields)
     except ValidationError as exc:
         raise RequestValidationError(exc.errors(include_url=False)) from None
+
+
+async def _form_fields(request: Request, media: str, body: bytes, *, max_part: int) -> dict:
+    """`name` and `svg` of a url-encoded or multipart form (an SVG file is read as text)."""
+    if media == "application/x-www-form-urlencoded":
+        try:
+            pairs = parse_qsl(_utf8(body), keep_blank_values=True, errors="strict",
+                              max_num_fields=8)
+        except UnicodeDecodeError:
+            raise HTTPException(400, detail="the form is not UTF-8 text") from None
+        except ValueError:
+            raise HTTPException(400, detail="the form has too many fields") from None
+        return {key: value for key, value in pairs if key in ("name", "svg")}
+
+    async def replay() -> dict:
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    form = await Request(request.scope, replay).form(
+        max_files=4, max_fields=8, max_part_size=max_part
+    )
+    try:
+        fields: dict = {"name": form.get("name")}
+        svg = form.get("svg")
+        if svg is not None and not isinstance(svg, str):
+            svg = (await svg.read()).decode("utf-8", errors="replace")
+        if svg is not None:
+            fields["svg"] = svg
+        return fields
+    finally:
+        await form.close()
+
+
+async def _read_create_body(request: Request, services: Services) -> RoomCreate:
+    created = await _read_input(request, services, RoomCreate, svg=True)
+    max_svg = services.settings.max_svg_bytes
     if created.svg is not None and len(created.svg.encode()) > max_svg:
-        raise _too_large(max_svg)
+        raise _svg_too_large(max_svg)
     return created
 
 
@@ -118,22 +207,28 @@ async def _issue(services: Services, room_id: str, name: str) -> tuple[str, User
     return token, user
 
 
-@router.post("", status_code=201, response_model=RoomCreated)
+@router.post(
+    "", status_code=201, response_model=RoomCreated, openapi_extra=_documented_body(RoomCreate)
+)
 async def create_room(
     request: Request, services: Services = Depends(get_services)
 ) -> RoomCreated:
     body = await _read_create_body(request, services)
-    ip = client_ip(request, services.settings.trusted_proxy_list())
+    settings = services.settings
+    ip = client_ip(request, settings.trusted_proxy_list())
+    # An IPv6 client counts by its network (WHITEBOARD_IPV6_PREFIX): one host holds a /64.
+    key = limit_key(ip, settings.ipv6_prefix)
     room_id = str(uuid.uuid4())
-    limit = services.settings.max_rooms_per_ip
+    limit = settings.max_rooms_per_ip
     try:
-        claim = await services.state.claim_room(ip=ip, room_id=room_id, limit=limit)
+        claim = await services.state.claim_room(ip=key, room_id=room_id, limit=limit)
     except (RedisError, OSError):
         raise HTTPException(503, detail="real-time state (Redis) unavailable; try again") from None
     if not claim.allowed:
         raise HTTPException(
             429,
-            detail=f"this address already has {limit} live rooms (the limit); "
+            detail=f"this {'network' if key != ip else 'address'} already has {limit} "
+            "live rooms (the limit); "
             f"one frees up when a room has been idle long enough",
             headers={"Retry-After": str(claim.retry_after_s)},
         )
@@ -158,10 +253,13 @@ async def create_room(
     )
 
 
-@router.post("/{room_id}/join", response_model=RoomJoined)
+@router.post(
+    "/{room_id}/join", response_model=RoomJoined, openapi_extra=_documented_body(RoomJoin)
+)
 async def join_room(
-    room_id: str, body: RoomJoin, request: Request, services: Services = Depends(get_services)
+    room_id: str, request: Request, services: Services = Depends(get_services)
 ) -> RoomJoined:
+    body = await _read_input(request, services, RoomJoin, svg=False)
     room_id = (await _existing_room(services, room_id)).id
     token, user = await _issue(services, room_id, body.name)
     return RoomJoined(
