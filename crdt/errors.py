@@ -42,3 +42,9 @@ class DocumentTooLarge(CloseConnection):
 class StorageUnavailable(CloseConnection):
     # The database cannot take writes (disk full): changes are refused until it can.
     code = 4507
+
+
+class SilentClient(CloseConnection):
+    # Nothing arrived for SILENCE_TIMEOUT_S (stock clients renew their awareness every 15 s):
+    # the peer is gone or its connection is half-open. Like HTTP's 408 Request Timeout.
+    code = 4408

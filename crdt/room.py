@@ -24,6 +24,7 @@ from crdt.errors import (
     MessageTooLarge,
     ProtocolError,
     RoomNotFound,
+    SilentClient,
     SlowClient,
     StorageUnavailable,
 )
@@ -72,6 +73,12 @@ class RoomConfig:
     store_retry_s: float = 1.0
     # A document nobody changed for this long sleeps as its encoded state (0: never).
     sleep_after_s: float = 20.0
+    # A connection from which nothing arrived for this long is closed (4408): stock clients
+    # renew their awareness every 15 s, so only a gone or half-open peer stays silent.
+    silence_timeout_s: float = 30.0
+    # Closing: how long a connection may take to be sent what it was queued before it is
+    # cut off (the close frame follows; one that does not read gets neither).
+    close_drain_s: float = 2.0
 
 
 class Room(RelayLink):
@@ -212,19 +219,37 @@ class Room(RelayLink):
             self._capturing = None
 
     async def close(self, *, code: int = 1001, reason: str = "room closing") -> None:
-        """Flush what is pending, write a final snapshot, and end every connection."""
+        """Finish the open batch, send it, close every connection, write a final snapshot.
+
+        Connections stop being read at once, so everything the room accepted is in the
+        batch; it is logged, then sent to every connection with whatever else was queued
+        for it, and only then is each closed with `code`. A connection that does not take
+        its queue within `close_drain_s` is cut off.
+        """
         self.state = RoomState.CLOSING
-        for client in list(self.clients):
-            client.kick(CloseConnection(reason, code))
-        with anyio.CancelScope(shield=True):
-            await self.flush()
-            await self.snapshot()
-        # Encoded and unsubscribed: nothing keeps the closed room alive.
-        self._document.sleep()
-        if self._scope is not None:
-            self._scope.cancel()
-        self.state = RoomState.CLOSED
-        self.closed.set()
+        closing = CloseConnection(reason, code)
+        clients = list(self.clients)
+        for client in clients:
+            client.stop_receiving(closing)
+        try:
+            with anyio.CancelScope(shield=True):
+                await self.flush()
+            for client in clients:
+                client.finish()
+            with anyio.move_on_after(self.config.close_drain_s):
+                for client in clients:
+                    await client.done.wait()
+        finally:
+            for client in clients:
+                client.kick(closing)
+            with anyio.CancelScope(shield=True):
+                await self.snapshot()
+            # Encoded and unsubscribed: nothing keeps the closed room alive.
+            self._document.sleep()
+            if self._scope is not None:
+                self._scope.cancel()
+            self.state = RoomState.CLOSED
+            self.closed.set()
 
     # -- serving one connection ------------------------------------------------------------
 
@@ -245,10 +270,13 @@ class Room(RelayLink):
         await self._report_activity(client)
         try:
             async with anyio.create_task_group() as tg:
-                client.bind(tg.cancel_scope)
                 tg.start_soon(self._send_loop, client)
-                await self._receive_loop(client)
-                tg.cancel_scope.cancel()
+                with anyio.CancelScope() as receiving:
+                    client.bind(tg.cancel_scope, receiving)
+                    await self._receive_loop(client)
+                if not receiving.cancel_called:
+                    tg.cancel_scope.cancel()
+                # Else the room is closing: the sender ends once it has sent the last batch.
         finally:
             self.clients.discard(client)
             if isinstance(client.closing, SlowClient):
@@ -266,9 +294,11 @@ class Room(RelayLink):
 
     async def _receive_loop(self, client: Client) -> None:
         handled = 0
+        now = time.monotonic
         try:
             while True:
                 frame = await client.transport.receive()
+                client.last_received = now()
                 self.stats.messages_received += 1
                 if len(frame) > self.config.max_message_bytes:
                     raise MessageTooLarge(
@@ -546,7 +576,11 @@ class Room(RelayLink):
     # -- clocks ----------------------------------------------------------------------------
 
     async def _clock_loop(self) -> None:
-        period = min(1.0, self.config.awareness_timeout_s / 10, self.config.heartbeat_s / 2)
+        config = self.config
+        period = min(
+            1.0, config.awareness_timeout_s / 10, config.heartbeat_s / 2,
+            config.silence_timeout_s / 10,
+        )
         while True:
             await anyio.sleep(period)
             # Shared by joins that come together; a large board should not hold them idle.
@@ -555,8 +589,13 @@ class Room(RelayLink):
             self._maybe_sleep(now)
             if self.awareness.remove_outdated(now=now, timeout=self.config.awareness_timeout_s):
                 self._open_window()
+            live = self.state is RoomState.LIVE  # closing: connections are not read
             for client in list(self.clients):
-                if now - client.last_sent >= self.config.heartbeat_s:
+                if live and now - client.last_received >= config.silence_timeout_s:
+                    client.kick(SilentClient(
+                        f"nothing received for {config.silence_timeout_s:g} s; reconnect"
+                    ))
+                elif now - client.last_sent >= config.heartbeat_s:
                     client.enqueue(EMPTY_AWARENESS)
 
     def _maybe_sleep(self, now: float) -> None:

@@ -39,6 +39,7 @@ class RoomManager:
         self._joining: dict[str, int] = {}
         self._tg: TaskGroup | None = None
         self._clock = BatchClock(self.config.room.batch_interval_s)
+        self._shutting_down = False
         self.stats = Stats()
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
@@ -58,10 +59,30 @@ class RoomManager:
                 await self.close_all()
 
     async def close_all(self) -> None:
-        for room in list(self._rooms.values()):
-            if room.state is RoomState.LIVE:
-                await room.close(code=1012, reason="server restarting")
-        self._rooms.clear()
+        """The server is stopping: close every room at once and refuse new connections.
+
+        Each room finishes its open batch (logged, then sent), closes its connections with
+        1012 (service restart: clients reconnect, to another process where there is one)
+        and writes its snapshot. Safe to call again: the second call waits for the first.
+        """
+        self._shutting_down = True
+        async with anyio.create_task_group() as tg:
+            for room in list(self._rooms.values()):
+                if room.state is RoomState.LIVE:
+                    tg.start_soon(self._close_for_restart, room)
+                elif room.state is RoomState.CLOSING:
+                    tg.start_soon(room.closed.wait)  # cleaned up meanwhile: let it finish
+        # A room still loading is left for the next call (RoomManager.run's, on exit): its
+        # joiners are refused once it has loaded.
+        for room_id, room in list(self._rooms.items()):
+            if room.state is RoomState.CLOSED:
+                del self._rooms[room_id]
+
+    async def _close_for_restart(self, room: Room) -> None:
+        try:
+            await room.close(code=1012, reason="server restarting")
+        except Exception:  # the other rooms close all the same
+            log.exception("closing a room failed", extra={"room": room.id})
 
     def live_rooms(self) -> list[Room]:
         return [room for room in self._rooms.values() if room.state is RoomState.LIVE]
@@ -87,6 +108,8 @@ class RoomManager:
 
     async def serve(self, room_id: str, transport: Transport, identity: Identity):
         """Hand one authenticated connection to its room (loading the room if needed)."""
+        if self._shutting_down:
+            raise CloseConnection("server restarting", 1012)
         self._joining[room_id] = self._joining.get(room_id, 0) + 1
         try:
             room = await self._acquire(room_id)
@@ -100,8 +123,8 @@ class RoomManager:
         while True:
             room = self._rooms.get(room_id)
             if room is None:
-                if self._tg is None:
-                    raise CloseConnection("server is shutting down", 1012)
+                if self._tg is None or self._shutting_down:
+                    raise CloseConnection("server restarting", 1012)
                 room = Room(
                     room_id, self._ports, config=self.config.room, stats=self.stats,
                     clock=self._clock,
@@ -117,6 +140,8 @@ class RoomManager:
                     log.exception("loading a room failed", extra={"room": room_id})
                     raise CloseConnection("room could not be loaded", 1011) from exc
                 self.stats.rooms_loaded += 1
+                if self._shutting_down:  # the room is closed by close_all's next call
+                    raise CloseConnection("server restarting", 1012)
                 return room
             if room.state is RoomState.LOADING:
                 await room.loaded.wait()
@@ -125,6 +150,8 @@ class RoomManager:
                         raise RoomNotFound("no such room")
                     raise CloseConnection("room could not be loaded", 1011)
                 continue
+            if self._shutting_down:
+                raise CloseConnection("server restarting", 1012)
             if room.state is RoomState.LIVE:
                 return room
             # Closing: wait until it is saved and gone, then load the saved copy.

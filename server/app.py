@@ -60,6 +60,7 @@ def manager_config(settings: Settings) -> ManagerConfig:
             heartbeat_s=settings.heartbeat_s,
             presence_refresh_s=settings.presence_ttl_s / 3,
             sleep_after_s=settings.room_sleep_after_s,
+            silence_timeout_s=settings.silence_timeout_s,
         ),
         snapshot_interval_s=settings.snapshot_interval_s,
         room_idle_s=settings.room_idle_s,

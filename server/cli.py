@@ -19,6 +19,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from persistence.migrate import migrate
     from server.app import create_app
     from server.logs import configure_logging
+    from server.shutdown import GRACE_S, GracefulServer, close_rooms_of
 
     configure_logging(args.log_level.upper(), settings.log_format)
     # The database runs in worker threads: a shorter GIL switch interval hands them the
@@ -37,7 +38,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         engine.dispose()
     app = create_app(settings, run_migrations=False)
     _tune_garbage_collector()
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
@@ -48,9 +49,17 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         # We read X-Forwarded-For ourselves, only from WHITEBOARD_TRUSTED_PROXIES.
         proxy_headers=False,
         access_log=args.access_log,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=GRACE_S,
     )
-    return 0
+    # SIGTERM or Ctrl-C: the rooms finish their batches and close with 1012 before uvicorn
+    # closes what is left; a second signal exits at once (server/shutdown.py).
+    server = GracefulServer(config, before_shutdown=close_rooms_of(app))
+    try:
+        server.run()
+    except KeyboardInterrupt:  # as uvicorn.run: a Ctrl-C stop is a normal one
+        pass
+    # After SIGTERM, uvicorn re-raises it once stopped: the process ends by that signal.
+    return 0 if server.started else 3  # 3: uvicorn's "startup failed"
 
 
 def _tune_garbage_collector() -> None:

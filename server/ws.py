@@ -80,8 +80,10 @@ async def room_socket(scope: Scope, receive: Receive, send: Send) -> None:
             "connection closed",
             extra={"room": room_id, "code": closing.code, "reason": closing.reason},
         )
-    # A client that stopped reading may never take the close frame: don't wait on it forever.
-    with anyio.move_on_after(5):
+    # A client that stopped reading may never take the close frame: don't wait on it forever,
+    # and only briefly while the server stops (1012): its shutdown has a deadline.
+    restarting = closing is not None and closing.code == 1012
+    with anyio.move_on_after(1 if restarting else 5):
         await transport.close(*((closing.code, closing.reason) if closing else (1000, "")))
 
 
