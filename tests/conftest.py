@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -119,6 +120,16 @@ class ServerProcess:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
+# A JWT's header is base64url JSON, so it always starts with `eyJ`.
+JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
+
+
+def assert_no_token_logged(proc: ServerProcess) -> None:
+    """Whatever a test did, the server's log holds no token (docs/protocol.md §8)."""
+    leaked = JWT_SHAPE.findall(proc.log())
+    assert not leaked, f"{len(leaked)} tokens in {proc.log_path}, e.g. {leaked[0][:20]}..."
+
+
 @pytest.fixture
 def server_factory(tmp_path: Path) -> Iterator[Any]:
     started: list[ServerProcess] = []
@@ -133,6 +144,7 @@ def server_factory(tmp_path: Path) -> Iterator[Any]:
     yield make
     for proc in started:
         proc.stop()
+        assert_no_token_logged(proc)
 
 
 REDIS_URL = os.environ.get("WHITEBOARD_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -167,6 +179,7 @@ def server(request, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server
         proc = ServerProcess(tmp_path_factory.mktemp(f"server-{request.param}"), env).start()
         yield proc
         proc.stop()
+        assert_no_token_logged(proc)
 
 
 @dataclass

@@ -1100,6 +1100,8 @@ def fuzz(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FuzzReport]:
         "WHITEBOARD_MAX_DOCUMENT_BYTES": str(MAX_DOCUMENT),
         # The watchers' cursors must outlive the run (impersonation is checked on them).
         "WHITEBOARD_AWARENESS_TIMEOUT_S": "3600",
+        # The watchers only listen for minutes at a time: not a half-open connection.
+        "WHITEBOARD_SILENCE_TIMEOUT_S": "3600",
     }
     server = ServerProcess(tmp_path_factory.mktemp("fuzz"), env).start()
     watcher_ids = (1_000_001 + SEED % 1000, 2_000_002 + SEED % 1000)

@@ -7,7 +7,6 @@ import uuid
 from datetime import UTC, datetime
 from functools import partial
 from typing import TypeVar
-from urllib.parse import parse_qsl
 
 import anyio
 from anyio import to_thread
@@ -53,7 +52,6 @@ def _documented_body(model: type[BaseModel]) -> dict:
     return {"requestBody": {"required": True, "content": {
         "application/json": {"schema": schema},
         "multipart/form-data": {"schema": schema},
-        "application/x-www-form-urlencoded": {"schema": schema},
     }}}
 
 
@@ -139,17 +137,7 @@ async def _read_input(
 
 
 async def _form_fields(request: Request, media: str, body: bytes, *, max_part: int) -> dict:
-    """`name` and `svg` of a url-encoded or multipart form (an SVG file is read as text)."""
-    if media == "application/x-www-form-urlencoded":
-        try:
-            pairs = parse_qsl(_utf8(body), keep_blank_values=True, errors="strict",
-                              max_num_fields=8)
-        except UnicodeDecodeError:
-            raise HTTPException(400, detail="the form is not UTF-8 text") from None
-        except ValueError:
-            raise HTTPException(400, detail="the form has too many fields") from None
-        return {key: value for key, value in pairs if key in ("name", "svg")}
-
+    """`name` and `svg` of a multipart form (an SVG file is read as text)."""
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
 
