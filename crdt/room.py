@@ -342,9 +342,9 @@ class Room(RelayLink):
         """Answer now if that costs no second encoding in this window, else at its end.
 
         Whatever a connection sends, it has at most one reply waiting (the newest state
-        vector's), and a room encodes at most one reply per window beyond those it has
-        cached for this version of the document: sync step 1s cannot make it encode the
-        document again and again.
+        vector's), and a room encodes at most two replies per window beyond those it has
+        cached for this version of the document (one now, one at the window's end for all
+        that wait): sync step 1s cannot make it encode the document again and again.
         """
         wire.check_state_vector(state_vector)
         durable = not (self._pending or self._flushing) or self._storage_full

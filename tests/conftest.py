@@ -120,6 +120,15 @@ class ServerProcess:
         return self.log_path.read_text() if self.log_path.exists() else ""
 
 
+def status_kb(pid: int, field_name: str = "VmRSS") -> int:
+    """A process's memory figure from /proc/<pid>/status (VmRSS, VmHWM...), in kB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith(field_name + ":"):
+                return int(line.split()[1])
+    raise AssertionError(f"no {field_name} for process {pid}")
+
+
 # A JWT's header is base64url JSON, so it always starts with `eyJ`.
 JWT_SHAPE = re.compile(r"eyJ[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*")
 

@@ -47,6 +47,20 @@ async def settled(server) -> int:
                 return before
 
 
+async def draw_until_backups(server, count: int) -> None:
+    """Draw a stroke per backup interval until `count` backups were written, then settle."""
+    room = create_room(server, "Alice")
+    async with BoardClient(room.ws_url, room.token) as a:
+        await a.synced.wait()
+        i = 0
+        with anyio.fail_after(30):
+            while len(backups_logged(server)) < count:  # a change per interval: a backup each
+                await a.draw(f"s{i}", STROKE)
+                i += 1
+                await anyio.sleep(0.3)
+    await settled(server)
+
+
 def backup_server(server_factory, folder: Path, **env: str):
     return server_factory(
         folder,
@@ -60,16 +74,7 @@ async def test_backups_appear_rotate_to_keep_and_pass_the_integrity_check(
     server_factory, tmp_path
 ):
     server = backup_server(server_factory, tmp_path / "a", WHITEBOARD_BACKUP_KEEP="3")
-    room = create_room(server, "Alice")
-    async with BoardClient(room.ws_url, room.token) as a:
-        await a.synced.wait()
-        i = 0
-        with anyio.fail_after(30):
-            while len(backups_logged(server)) < 6:  # a change per interval: a backup each
-                await a.draw(f"s{i}", STROKE)
-                i += 1
-                await anyio.sleep(0.3)
-    await settled(server)
+    await draw_until_backups(server, 6)
     kept = list_backups(tmp_path / "a" / "backups")
     assert kept == backups_logged(server)[-3:]  # the newest three, oldest first
     for path in kept:
@@ -194,16 +199,7 @@ async def test_backups_are_pruned_oldest_first_to_stay_within_backup_max_bytes(
     # Every backup is about the size of this database: room for three of them, not four.
     limit = (folder / "whiteboard.db").stat().st_size * 7 // 2
     server = backup_server(server_factory, folder, WHITEBOARD_BACKUP_MAX_BYTES=str(limit))
-    room = create_room(server, "Alice")
-    async with BoardClient(room.ws_url, room.token) as a:
-        await a.synced.wait()
-        i = 0
-        with anyio.fail_after(30):
-            while len(backups_logged(server)) < 6:  # a change per interval: a backup each
-                await a.draw(f"s{i}", STROKE)
-                i += 1
-                await anyio.sleep(0.3)
-    await settled(server)
+    await draw_until_backups(server, 6)
     kept = list_backups(folder / "backups")
     assert kept == backups_logged(server)[-3:]  # the newest three, oldest first
     assert total_bytes(kept) <= limit

@@ -26,7 +26,6 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -36,7 +35,7 @@ from pycrdt import Array, Doc, Map, Text, XmlFragment, XmlText
 
 from crdt.paths import invalid_reason, paths_map, write_path
 from examples.client import BoardClient
-from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room
+from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room, status_kb
 
 SEED = int(os.environ.get("FUZZ_SEED", "20240611"))
 MAX_MESSAGE = 65_536
@@ -838,13 +837,6 @@ class FuzzReport:
                 f"instead of 1009; per family: {self.counts()}")
 
 
-def rss_kb(pid: int, field_name: str) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field_name + ":"):
-            return int(line.split()[1])
-    return 0
-
-
 async def check_health(server: ServerProcess, http: httpx.AsyncClient, w: Watchers,
                        round_: int) -> list[str]:
     problems = []
@@ -1016,7 +1008,7 @@ async def campaign(server: ServerProcess, report: FuzzReport, watcher_ids: tuple
         await b.set_awareness({"user": {"name": "Bob"}, "cursor": {"x": 3, "y": 4}})
         await a.wait_for(lambda: watcher_ids[1] in a.awareness, WATCH_DEADLINE_S)
         await b.wait_for(lambda: watcher_ids[0] in b.awareness, WATCH_DEADLINE_S)
-        report.final["rss_before_kb"] = rss_kb(pid, "VmRSS")
+        report.final["rss_before_kb"] = status_kb(pid, "VmRSS")
 
         limit = asyncio.Semaphore(CONCURRENCY)
 
@@ -1036,7 +1028,7 @@ async def campaign(server: ServerProcess, report: FuzzReport, watcher_ids: tuple
         if report.health_problems:
             return
         await final_checks(report, main, full, w)
-        report.final["peak_rss_kb"] = rss_kb(pid, "VmHWM")
+        report.final["peak_rss_kb"] = status_kb(pid, "VmHWM")
 
 
 async def final_checks(report: FuzzReport, main: Any, full: Any, w: Watchers) -> None:

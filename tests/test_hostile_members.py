@@ -24,7 +24,7 @@ from pycrdt import Text, write_var_uint
 
 from crdt import paths
 from examples.client import BoardClient
-from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room
+from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room, status_kb
 from tests.filesystems import fill, small_file_system
 
 pytestmark = pytest.mark.anyio
@@ -48,11 +48,7 @@ def board_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerPro
 
 
 def rss_bytes(pid: int) -> int:
-    with open(f"/proc/{pid}/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError(f"no VmRSS for process {pid}")
+    return status_kb(pid) * 1024
 
 
 class RssPeak:

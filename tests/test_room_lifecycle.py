@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import base64
-import os
-import socket
 import time
 
 import anyio
@@ -13,6 +10,7 @@ import pytest
 
 from examples.client import BoardClient
 from tests.conftest import create_room, join_room
+from tests.raw_websocket import open_unread_socket
 
 pytestmark = pytest.mark.anyio
 STROKE = {"d": "M 0 0 L 5 5", "color": "#000000", "width": 1}
@@ -63,24 +61,6 @@ async def test_a_client_alone_in_a_quiet_room_still_hears_from_the_server(server
         quiet_since = time.monotonic()
         await a.wait_for(lambda: any(t > quiet_since for t, _ in a.received), timeout=5)
         assert a.close_code is None
-
-
-def open_unread_socket(port: int, path: str) -> socket.socket:
-    """A websocket client that completes the handshake and then never reads again."""
-    sock = socket.socket()
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-    sock.connect(("127.0.0.1", port))
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
-    return sock
 
 
 def metric(server, name: str) -> float:

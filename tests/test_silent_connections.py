@@ -3,9 +3,7 @@ closed (4408), so a gone or half-open peer leaves presence; a client that talks 
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import socket
 import struct
 import time
@@ -18,6 +16,7 @@ from pycrdt import Doc, Encoder, create_awareness_message, create_sync_message
 
 from examples.client import BoardClient
 from tests.conftest import create_room, join_room, realtime_env, redis_prefix
+from tests.raw_websocket import masked_binary_frame, open_unread_socket
 
 pytestmark = pytest.mark.anyio
 
@@ -93,33 +92,10 @@ async def test_a_connection_that_sends_nothing_is_closed_with_4408_and_a_talker_
 def half_open_socket(port: int, path: str, frames: list[bytes]) -> socket.socket:
     """A websocket client that completes the handshake, sends `frames`, and then neither
     reads nor writes again, without closing (as if its network had gone)."""
-    sock = socket.create_connection(("127.0.0.1", port), timeout=5)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
-    key = base64.b64encode(os.urandom(16)).decode()
-    sock.sendall(
-        f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nUpgrade: websocket\r\n"
-        f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\n"
-        "Sec-WebSocket-Version: 13\r\n\r\n".encode()
-    )
-    head = b""
-    while b"\r\n\r\n" not in head:
-        head += sock.recv(1)
-    assert head.startswith(b"HTTP/1.1 101"), head
+    sock = open_unread_socket(port, path)
     for payload in frames:
         sock.sendall(masked_binary_frame(payload))
     return sock
-
-
-def masked_binary_frame(payload: bytes) -> bytes:
-    mask = os.urandom(4)
-    size = len(payload)
-    if size < 126:
-        header = bytes([0x82, 0x80 | size])
-    elif size < 1 << 16:
-        header = bytes([0x82, 0x80 | 126]) + struct.pack("!H", size)
-    else:
-        header = bytes([0x82, 0x80 | 127]) + struct.pack("!Q", size)
-    return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
 def close_code_in(stream: bytes) -> int | None:

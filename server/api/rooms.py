@@ -93,7 +93,7 @@ def _utf8(body: bytes) -> str:
         ) from None
 
 
-# Room for the form around the SVG (and for its percent-encoding in a url-encoded one).
+# Room for the rest of the multipart form around the SVG.
 _FORM_OVERHEAD = 64 * 1024
 
 
@@ -128,7 +128,7 @@ async def _read_input(
                else " (WHITEBOARD_MAX_JSON_BYTES)"),
         )
         body = await _read_bounded(request, limit, too_large)
-        fields = await _form_fields(request, media, body, max_part=limit)
+        fields = await _form_fields(request, body, max_part=limit)
         if not svg:
             fields.pop("svg", None)
         return model.model_validate(fields)
@@ -136,7 +136,7 @@ async def _read_input(
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-async def _form_fields(request: Request, media: str, body: bytes, *, max_part: int) -> dict:
+async def _form_fields(request: Request, body: bytes, *, max_part: int) -> dict:
     """`name` and `svg` of a multipart form (an SVG file is read as text)."""
     async def replay() -> dict:
         return {"type": "http.request", "body": body, "more_body": False}
