@@ -1,16 +1,32 @@
 """One connection: its identity, an outbox bounded in messages and bytes, its pending sync
-reply, and the sender task that drains them."""
+reply, the sender task that drains them and the loop that reads it."""
 
 from __future__ import annotations
 
 import time
 from collections import deque
+from collections.abc import Callable
 
 import anyio
 
+from crdt import protocol
 from crdt.awareness import Identity
-from crdt.errors import CloseConnection, SlowClient
-from crdt.ports import Transport
+from crdt.errors import (
+    CloseConnection,
+    MessageTooLarge,
+    ProtocolError,
+    SilentClient,
+    SlowClient,
+)
+from crdt.ports import ConnectionClosed, Transport
+from crdt.stats import Stats
+
+# Sent when nothing else was for a while: the stock y-websocket client drops a connection
+# that hears nothing for 30 s.
+EMPTY_AWARENESS = protocol.awareness(b"\x00")
+# Frames one connection handles before letting the others run: a client that sends a
+# burst must not hold the event loop for all of it.
+FRAMES_PER_TURN = 16
 
 
 class Client:
@@ -62,7 +78,6 @@ class Client:
         self._outbox.append(message)
         self._queued_bytes += len(message)
         self._ready.set()
-        self.last_sent = time.monotonic()
 
     def send_sync_reply(self, reply: bytes) -> None:
         """Queue the answer to this connection's newest sync step 1, replacing an unsent one."""
@@ -72,7 +87,6 @@ class Client:
             self._outbox.append(None)
         self._sync_reply = reply
         self._ready.set()
-        self.last_sent = time.monotonic()
 
     def kick(self, reason: CloseConnection) -> None:
         """End the connection now, dropping whatever is still queued for it."""
@@ -94,7 +108,50 @@ class Client:
         self._finishing = True
         self._ready.set()
 
+    async def run_receiver(
+        self, handle: Callable[[bytes], None], *, max_message_bytes: int, stats: Stats
+    ) -> None:
+        """Read frames and hand each to `handle` until the peer goes or a frame is refused."""
+        handled = 0
+        now = time.monotonic
+        try:
+            while True:
+                frame = await self.transport.receive()
+                self.last_received = now()
+                stats.messages_received += 1
+                if len(frame) > max_message_bytes:
+                    raise MessageTooLarge(
+                        f"message of {len(frame)} bytes, limit is {max_message_bytes}"
+                    )
+                handle(frame)
+                handled += 1
+                if handled % FRAMES_PER_TURN == 0:
+                    # Frames already buffered are received without a pause: yield now and then.
+                    await anyio.lowlevel.checkpoint()
+        except ConnectionClosed:
+            return
+        except CloseConnection as exc:
+            if isinstance(exc, ProtocolError):
+                stats.protocol_errors += 1
+            self.kick(exc)
+
+    def check_alive(
+        self, now: float, *, reading: bool, silence_timeout_s: float, heartbeat_s: float
+    ) -> None:
+        """Close a connection silent for too long; keep a quiet one's client from giving up."""
+        if reading and now - self.last_received >= silence_timeout_s:
+            self.kick(SilentClient(f"nothing received for {silence_timeout_s:g} s; reconnect"))
+        elif now - self.last_sent >= heartbeat_s:
+            self.enqueue(EMPTY_AWARENESS)
+
     async def run_sender(self) -> None:
+        """Send what is queued, as it is queued, until kicked or finished."""
+        try:
+            await self._send_queued()
+        except (ConnectionClosed, OSError, RuntimeError) as exc:
+            self.kick(CloseConnection(f"send failed: {exc}", 1011))
+
+    async def _send_queued(self) -> None:
         while True:
             await self._ready.wait()
             self._ready = anyio.Event()
@@ -106,6 +163,7 @@ class Client:
                 else:
                     self._queued_bytes -= len(message)
                 await self.transport.send(message)
+                self.last_sent = time.monotonic()
             if self._finishing:
                 return
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -125,3 +125,6 @@ class RoomPorts:
     activity: RoomActivity | None = None
     relay: Relay | None = None
     presence: PresenceStore | None = None
+    # Called after a large document was let go (asleep, closed, snapshotted), so that the
+    # process can give the freed memory back to the system (the server's process tuning).
+    release_memory: Callable[[], None] | None = None

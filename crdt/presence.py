@@ -10,7 +10,7 @@ import anyio
 
 from crdt.awareness import COLOR_RE, RoomAwareness, color_for
 from crdt.client import Client
-from crdt.ports import PresenceEntry, PresenceStore, RoomActivity
+from crdt.ports import PresenceEntry, PresenceStore, RoomActivity, RoomPorts
 
 log = logging.getLogger("whiteboard.presence")
 
@@ -86,3 +86,20 @@ class PresenceReporter:
         if count != self._reported_count and self._activity is not None:
             await self._activity.active_users_changed(room_id=self._room_id, count=count)
         self._reported_count = count
+
+
+async def report_activity(
+    ports: RoomPorts, room_id: str, user_id: str, active_user_ids: Callable[[], set[str]]
+) -> None:
+    """A user joined or left the room: record the session, and the room's count of users
+    when no presence store does (the reporter counts every process's users)."""
+    if ports.activity is None:
+        return
+    try:
+        await ports.activity.user_seen(user_id=user_id)
+        if ports.presence is None:
+            await ports.activity.active_users_changed(
+                room_id=room_id, count=len(active_user_ids())
+            )
+    except Exception:
+        log.exception("recording activity failed", extra={"room": room_id})

@@ -3,88 +3,66 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING
+from contextlib import AbstractAsyncContextManager
+from typing import Protocol
 
-from pycrdt import Doc
-
-from crdt import protocol
-from crdt.awareness import RoomAwareness
-from crdt.origin import Origin
-from crdt.ports import RelayKind, RelayMessage, RoomPorts
-from crdt.stats import Stats
+from crdt.ports import DocumentStore, Relay, RelayKind, RelayMessage, StoredDocument
 
 log = logging.getLogger("whiteboard.room")
 
 
+class RelayedRoom(Protocol):
+    """What the link needs of its room (docs/architecture.md, "Scaling out")."""
+
+    def apply_relayed(self, update: bytes, seq: int | None) -> None:
+        """Another process's merged, logged batch."""
+        ...
+
+    def apply_relayed_awareness(self, update: bytes) -> None: ...
+
+    def catch_up(self, stored: StoredDocument) -> None:
+        """What storage holds, after the relay was away (messages may have been missed)."""
+        ...
+
+
 class RelayLink:
-    """Mixed into Room: the relay side of a room (docs/architecture.md, "Scaling out")."""
+    def __init__(self, room_id: str, relay: Relay, store: DocumentStore) -> None:
+        self._room_id = room_id
+        self._relay = relay
+        self._store = store
 
-    id: str
-    awareness: RoomAwareness
-    stats: Stats
-    _ports: RoomPorts
-    _covered: list[int]
+    def subscribe(self) -> AbstractAsyncContextManager[AsyncIterator[RelayMessage]]:
+        # Subscribed before the room loads: what others publish meanwhile is not missed.
+        return self._relay.subscribe(self._room_id)
 
-    if TYPE_CHECKING:  # provided by Room
-
-        @property
-        def doc(self) -> Doc: ...
-
-        def _broadcast(self, message: bytes) -> None: ...
-        def _open_window(self) -> None: ...
-        def _apply_stored(self, updates: list[bytes], origin: Origin) -> None: ...
-
-    async def _publish(self, update: bytes | None, seq: int | None, awareness: bytes | None):
-        relay = self._ports.relay
-        if relay is None:
-            return
+    async def publish(self, update: bytes | None, seq: int | None, awareness: bytes | None) -> None:
+        room = self._room_id
         try:
             if update is not None:
-                await relay.publish(self.id, RelayMessage(RelayKind.UPDATE, update, seq))
+                await self._relay.publish(room, RelayMessage(RelayKind.UPDATE, update, seq))
             if awareness is not None:
-                await relay.publish(self.id, RelayMessage(RelayKind.AWARENESS, awareness))
+                await self._relay.publish(room, RelayMessage(RelayKind.AWARENESS, awareness))
         except Exception:
             # The log has the update: the others catch up from it when the relay is back.
-            log.warning("relay publish failed", extra={"room": self.id}, exc_info=True)
+            log.warning("relay publish failed", extra={"room": self._room_id}, exc_info=True)
 
-    async def _relay_loop(self, messages: AsyncIterator[RelayMessage]) -> None:
+    async def run(self, messages: AsyncIterator[RelayMessage], room: RelayedRoom) -> None:
+        """Apply what the other processes publish, until the room closes."""
         async for message in messages:
             if message.kind is RelayKind.UPDATE:
-                self._apply_relayed_update(message)
-                continue
-            if message.kind is RelayKind.AWARENESS:
-                self.awareness.apply_remote(message.payload, now=time.monotonic())
+                room.apply_relayed(message.payload, message.seq)
+            elif message.kind is RelayKind.AWARENESS:
+                room.apply_relayed_awareness(message.payload)
             else:
-                await self._catch_up()
-            self._open_window()
+                await self._catch_up(room)
 
-    def _apply_relayed_update(self, message: RelayMessage) -> None:
-        """Apply another process's merged batch and pass the same bytes straight on.
-
-        It was batched and logged over there already: waiting for a window here too
-        would only add up to a window of latency across processes.
-        """
+    async def _catch_up(self, room: RelayedRoom) -> None:
         try:
-            with self.doc.transaction(origin=Origin.RELAY):
-                self.doc.apply_update(message.payload)
-        except ValueError:
-            log.warning("undecodable relayed update", extra={"room": self.id})
-            return
-        if message.seq is not None:
-            self._covered.append(message.seq)
-        self.stats.batches_broadcast += 1
-        self._broadcast(protocol.sync_update(message.payload))
-
-    async def _catch_up(self) -> None:
-        """Reload from storage what other processes logged while the relay was away."""
-        try:
-            stored = await self._ports.store.load(self.id)
+            stored = await self._store.load(self._room_id)
         except Exception:
-            log.exception("catching up from storage failed", extra={"room": self.id})
+            log.exception("catching up from storage failed", extra={"room": self._room_id})
             return
         if stored is not None:
-            self._apply_stored(stored.updates, Origin.RELAY)
-            self._covered.extend(stored.seqs)
-            log.info("room caught up from storage", extra={"room": self.id})
+            room.catch_up(stored)
+            log.info("room caught up from storage", extra={"room": self._room_id})

@@ -13,7 +13,6 @@ from anyio.abc import TaskGroup, TaskStatus
 from crdt.awareness import Identity
 from crdt.batch_clock import BatchClock
 from crdt.boards import board_paths
-from crdt.dormant import release_free_memory
 from crdt.errors import CloseConnection, RoomNotFound
 from crdt.paths import PathEntry
 from crdt.ports import RoomPorts, Transport
@@ -106,7 +105,9 @@ class RoomManager:
         room = self._rooms.get(room_id)
         return room if room is not None and room.state is RoomState.LIVE else None
 
-    async def serve(self, room_id: str, transport: Transport, identity: Identity):
+    async def serve(
+        self, room_id: str, transport: Transport, identity: Identity
+    ) -> CloseConnection | None:
         """Hand one authenticated connection to its room (loading the room if needed)."""
         if self._shutting_down:
             raise CloseConnection("server restarting", 1012)
@@ -173,7 +174,8 @@ class RoomManager:
                     await anyio.sleep(anyio.current_time() - started)
             # A snapshot decodes the whole document to refresh the path rows: give that
             # memory back to the system rather than keep it for the next round.
-            release_free_memory()
+            if self._ports.release_memory is not None:
+                self._ports.release_memory()
 
     async def _idle_loop(self) -> None:
         period = min(5.0, self.config.room_idle_s / 5)

@@ -30,6 +30,7 @@ from server.backups import run_backups
 from server.config import Settings
 from server.deps import Services
 from server.metrics import build_registry
+from server.process_tuning import release_free_memory
 
 log = logging.getLogger("whiteboard.app")
 
@@ -155,7 +156,8 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         store = SqlDocumentStore(engine, max_path_data=settings.max_path_data)
         state = realtime_state(settings)
         ports = RoomPorts(
-            store=store, activity=RepositoryActivity(repository), relay=state, presence=state
+            store=store, activity=RepositoryActivity(repository), relay=state, presence=state,
+            release_memory=release_free_memory,
         )
         manager = RoomManager(ports, config=manager_config(settings))
         services = Services(

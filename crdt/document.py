@@ -8,20 +8,20 @@ touch the document, and the first change wakes it (a 20,000-stroke board in ~0.1
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 from collections.abc import Callable
+from typing import Any
 
 from pycrdt import Doc, Subscription, get_update
 
-Subscribe = Callable[[Doc], tuple[Subscription, ...]]
+Subscribe = Callable[[Doc[Any]], tuple[Subscription, ...]]
 EMPTY_STATE_VECTOR = b"\x00"  # a peer that holds nothing
 
 
 class RoomDocument:
-    def __init__(self, subscribe: Subscribe) -> None:
+    def __init__(self, subscribe: Subscribe, *, released: Callable[[], None] | None = None) -> None:
         self._subscribe = subscribe
-        self._doc: Doc | None = Doc()
+        self._released = released  # told when a large document was let go (memory to give back)
+        self._doc: Doc[Any] | None = Doc()
         self._subscriptions: tuple[Subscription, ...] = ()
         self._asleep: bytes | None = None  # the encoded state while asleep
         self._asleep_vector = b""  # its state vector (decoding it from the update costs ms)
@@ -30,8 +30,8 @@ class RoomDocument:
         """Hold what storage holds, observed from now on."""
         self._doc = self._observed(update)
 
-    def _observed(self, update: bytes | None) -> Doc:
-        doc: Doc = Doc()
+    def _observed(self, update: bytes | None) -> Doc[Any]:
+        doc: Doc[Any] = Doc()
         # Applied before subscribing: loading or waking is not a change anyone made.
         if update is not None:
             doc.apply_update(update)
@@ -42,8 +42,7 @@ class RoomDocument:
     def asleep(self) -> bool:
         return self._asleep is not None
 
-    @property
-    def doc(self) -> Doc:
+    def awake(self) -> Doc[Any]:
         """The live document, woken from its encoded state if it was asleep."""
         if self._doc is None:
             assert self._asleep is not None
@@ -59,7 +58,8 @@ class RoomDocument:
         self._asleep_vector = self._doc.get_state()
         self._unsubscribe()
         self._doc = None
-        release_free_memory()
+        if self._released is not None:
+            self._released()
         return len(self._asleep)
 
     def _unsubscribe(self) -> None:
@@ -70,7 +70,7 @@ class RoomDocument:
         self._subscriptions = ()
 
     def state_vector(self) -> bytes:
-        return self._asleep_vector if self._asleep is not None else self.doc.get_state()
+        return self._asleep_vector if self._asleep is not None else self.awake().get_state()
 
     def update_since(self, state_vector: bytes) -> bytes:
         """What a peer with `state_vector` lacks; the whole document for an empty one.
@@ -78,30 +78,22 @@ class RoomDocument:
         Raises ValueError for a state vector that does not decode.
         """
         if self._asleep is None:
-            return self.doc.get_update(state_vector)
+            return self.awake().get_update(state_vector)
         if state_vector == EMPTY_STATE_VECTOR:
             return self._asleep
         return get_update(self._asleep, state_vector)
 
     def encoded(self) -> bytes:
-        return self._asleep if self._asleep is not None else self.doc.get_update()
+        return self._asleep if self._asleep is not None else self.awake().get_update()
 
 
-def _libc_malloc_trim() -> Callable[[int], int] | None:
-    try:
-        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
-    except (OSError, AttributeError):  # not glibc (musl, macOS)
-        return None
+def may_sleep(
+    *, quiet_for_s: float, sleep_after_s: float, asleep: bool, live: bool, busy: bool
+) -> bool:
+    """Whether a room's document should sleep now.
 
-
-_MALLOC_TRIM = _libc_malloc_trim()
-
-
-def release_free_memory() -> None:
-    """Hand memory freed by a large document back to the system.
-
-    glibc keeps freed memory in its arenas; without a trim the process would not get
-    smaller when a large document goes to sleep or a room closes.
+    It sleeps once nobody changed it for `sleep_after_s` (0: never), while the room is
+    live (a loading or closing room is left alone) and nothing about it is in flight:
+    `busy` is any change not yet logged and sent, or any join still waiting for a reply.
     """
-    if _MALLOC_TRIM is not None:
-        _MALLOC_TRIM(0)
+    return sleep_after_s > 0 and live and not asleep and not busy and quiet_for_s >= sleep_after_s
