@@ -7,8 +7,8 @@ import httpx
 import pytest
 from pycrdt import Encoder, create_awareness_message
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

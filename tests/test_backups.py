@@ -13,12 +13,12 @@ from pathlib import Path
 import anyio
 import pytest
 
-from examples.client import BoardClient
 from persistence.backup import check_database, list_backups
-from tests.commands import integrity, rows, whiteboard, whiteboard_env
-from tests.conftest import create_room, join_room
-from tests.databases import fresh_postgres_database, postgres_available
-from tests.filesystems import resize, small_file_system
+from tests.support.client import BoardClient
+from tests.support.commands import integrity, rows, whiteboard, whiteboard_env
+from tests.support.databases import fresh_postgres_database
+from tests.support.filesystems import resize, small_file_system
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 
@@ -322,7 +322,6 @@ def test_kill_9_in_the_middle_of_a_backup_leaves_every_earlier_backup_usable(tmp
     assert len(list_backups(backups)) == 3
 
 
-@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432")
 def test_a_server_on_postgresql_leaves_backups_to_pg_dump(server_factory, tmp_path):
     with fresh_postgres_database() as url:
         server = backup_server(server_factory, tmp_path / "pg", WHITEBOARD_DATABASE_URL=url)

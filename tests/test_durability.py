@@ -8,9 +8,9 @@ import time
 import anyio
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.databases import fresh_postgres_database
+from tests.support.client import BoardClient
+from tests.support.databases import fresh_postgres_database
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

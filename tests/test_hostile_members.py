@@ -23,9 +23,9 @@ import websockets
 from pycrdt import Text, write_var_uint
 
 from crdt import paths
-from examples.client import BoardClient
-from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room, status_kb
-from tests.filesystems import fill, small_file_system
+from tests.support.client import BoardClient
+from tests.support.filesystems import fill, small_file_system
+from tests.support.servers import FAST_ENV, ServerProcess, create_room, join_room, status_kb
 
 pytestmark = pytest.mark.anyio
 

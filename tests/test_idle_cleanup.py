@@ -13,9 +13,9 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.room import RoomConfig, RoomPorts
 from crdt.rooms import ManagerConfig, RoomManager
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.inprocess import MemoryStore, connection_pair
+from tests.support.client import BoardClient
+from tests.support.inprocess import MemoryStore, connection_pair
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.js_client import JsClient
+from tests.support.client import BoardClient
+from tests.support.js_client import JsClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

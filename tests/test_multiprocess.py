@@ -8,10 +8,10 @@ import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.databases import fresh_postgres_database
-from tests.js_client import JsClient
+from tests.support.client import BoardClient
+from tests.support.databases import fresh_postgres_database
+from tests.support.js_client import JsClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

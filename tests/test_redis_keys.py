@@ -7,8 +7,8 @@ import httpx
 import pytest
 import redis
 
-from examples.client import BoardClient
-from tests.conftest import REDIS_URL, create_room
+from tests.support.client import BoardClient
+from tests.support.servers import REDIS_URL, create_room
 
 pytestmark = pytest.mark.anyio
 

@@ -11,8 +11,8 @@ import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, free_port, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, free_port, join_room
 
 pytestmark = pytest.mark.anyio
 

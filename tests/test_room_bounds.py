@@ -18,7 +18,7 @@ from crdt.awareness import Identity
 from crdt.errors import CloseConnection
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
-from tests.inprocess import MemoryStore, MemoryTransport, connection_pair
+from tests.support.inprocess import MemoryStore, MemoryTransport, connection_pair
 
 pytestmark = pytest.mark.anyio
 

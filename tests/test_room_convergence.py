@@ -19,7 +19,7 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
-from tests.inprocess import MemoryStore, connection_pair
+from tests.support.inprocess import MemoryStore, connection_pair
 
 KEYS = ["a", "b", "c"]
 COLORS = ["#000000", "#ff0000", "#00ff00"]

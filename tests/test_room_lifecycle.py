@@ -8,9 +8,9 @@ import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.raw_websocket import open_unread_socket
+from tests.support.client import BoardClient
+from tests.support.raw_websocket import open_unread_socket
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 STROKE = {"d": "M 0 0 L 5 5", "color": "#000000", "width": 1}

@@ -8,8 +8,8 @@ import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import realtime_env, redis_prefix
+from tests.support.client import BoardClient
+from tests.support.servers import realtime_env, redis_prefix
 
 pytestmark = pytest.mark.anyio
 

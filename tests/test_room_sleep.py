@@ -23,7 +23,7 @@ from crdt.awareness import Identity
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
-from tests.inprocess import MemoryStore, connection_pair
+from tests.support.inprocess import MemoryStore, connection_pair
 
 pytestmark = pytest.mark.anyio
 

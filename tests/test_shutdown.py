@@ -13,8 +13,8 @@ import httpx
 import pytest
 import websockets
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

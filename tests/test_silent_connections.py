@@ -14,9 +14,9 @@ import pytest
 import websockets
 from pycrdt import Doc, Encoder, create_awareness_message, create_sync_message
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room, realtime_env, redis_prefix
-from tests.raw_websocket import masked_binary_frame, open_unread_socket
+from tests.support.client import BoardClient
+from tests.support.raw_websocket import masked_binary_frame, open_unread_socket
+from tests.support.servers import create_room, join_room, realtime_env, redis_prefix
 
 pytestmark = pytest.mark.anyio
 

@@ -13,8 +13,8 @@ from defusedxml import ElementTree
 
 from crdt.paths import paths_map
 from crdt.svg import import_svg
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 
