@@ -185,3 +185,17 @@ class BoardClient:
         await self.wait_for(lambda: self.close_code is not None, timeout)
         return self.close_code
 
+
+
+async def introduce(*clients: BoardClient, timeout: float = 5.0) -> None:
+    """Each client sets an awareness state; wait until every one has seen everyone's.
+
+    Awareness goes out at the end of a batch window, with or after everything the room
+    received before it: once this returns, what the clients sent during their handshakes
+    has been relayed, and what they receive next is of the test's own making.
+    """
+    for n, client in enumerate(clients):
+        await client.set_awareness({"user": {"name": f"Member {n}"}, "cursor": {"x": 0, "y": 0}})
+    for client in clients:
+        for other in clients:
+            await client.wait_for_presence(other.doc.client_id, timeout=timeout)
