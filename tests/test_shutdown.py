@@ -9,12 +9,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 import anyio
-import httpx
 import pytest
 import websockets
 
 from tests.support.client import BoardClient
+from tests.support.metrics import metric
 from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -157,9 +158,8 @@ async def test_ctrl_c_stops_the_server_the_same_way_with_status_0(server_factory
         received = messages_received(server)
         await a.draw("pending", {**STROKE, "d": "M 1 1 L 2 2"})
         await a.draw("pending-too", {**STROKE, "d": "M 3 3 L 4 4"})
-        with anyio.fail_after(5):
-            while messages_received(server) < received + 2:
-                await anyio.sleep(0.02)
+        await until(lambda: messages_received(server) >= received + 2,
+                    what="the server has both strokes (in its open window)")
         assert not {"pending", "pending-too"} & set(w.board())
         started = time.monotonic()
         status = await anyio.to_thread.run_sync(server.stop, signal.SIGINT)
@@ -175,7 +175,4 @@ async def test_ctrl_c_stops_the_server_the_same_way_with_status_0(server_factory
 
 
 def messages_received(server) -> float:
-    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
-        if line.startswith("whiteboard_messages_received_total "):
-            return float(line.split()[1])
-    raise AssertionError("no whiteboard_messages_received_total")
+    return metric(server, "whiteboard_messages_received_total")

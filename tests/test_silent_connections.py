@@ -49,7 +49,7 @@ async def until_present(server, room_id: str, token: str, expected: set[str],
 async def talk_every_second(client: BoardClient) -> None:
     while True:
         await client.set_awareness({"user": {"name": "Talker"}, "cursor": {"x": 0, "y": 0}})
-        await anyio.sleep(1)
+        await anyio.sleep(1)  # the talker's pace (under test): a message a second
 
 
 async def test_a_connection_that_sends_nothing_is_closed_with_4408_and_a_talker_stays(
