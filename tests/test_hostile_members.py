@@ -64,7 +64,7 @@ class RssPeak:
     async def run(self) -> None:
         while True:
             self.peak = max(self.peak, rss_bytes(self.pid))
-            await anyio.sleep(0.02)
+            await anyio.sleep(0.02)  # a sampler's pace, not a wait for the server
 
     @property
     def growth_mb(self) -> float:

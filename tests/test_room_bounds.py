@@ -19,6 +19,7 @@ from crdt.errors import CloseConnection
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
 from tests.support.inprocess import MemoryStore, MemoryTransport, connection_pair
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -159,9 +160,7 @@ async def test_content_under_another_root_is_removed_before_it_is_logged():
             junk += "x" * 1_000_000
             source.get("meta", type=Map)["note"] = "y" * 100_000
         await writer.send.send(create_update_message(source.get_update()))
-        with anyio.fail_after(5):
-            while not store.log:
-                await anyio.sleep(0.01)
+        await until(lambda: store.log, interval=0.01, what="the stroke in the update log")
         logged = sum(len(update) for _, update in store.log)
         assert logged < 10_000, f"{logged} bytes logged for one stroke"
         assert len(room.doc.get("junk", type=Text)) == 0

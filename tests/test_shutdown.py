@@ -98,9 +98,9 @@ async def test_sigterm_relays_the_last_batch_closes_with_1012_and_keeps_what_was
             relayed = len(watchers[0].board())
             await watchers[0].wait_for(lambda: len(watchers[0].board()) > relayed, timeout=5)
             drawn = [len(writer.sent) for writer in writers]
-            with anyio.fail_after(5):
-                while any(len(w.sent) < n + 20 for w, n in zip(writers, drawn, strict=True)):
-                    await anyio.sleep(0.01)
+            await until(lambda: all(len(w.sent) >= n + 20
+                                    for w, n in zip(writers, drawn, strict=True)),
+                        interval=0.01, what="every writer drew 20 more strokes")
             started = time.monotonic()
             status = await anyio.to_thread.run_sync(server.stop)
             took = time.monotonic() - started

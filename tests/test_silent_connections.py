@@ -17,6 +17,7 @@ from pycrdt import Doc, Encoder, create_awareness_message, create_sync_message
 from tests.support.client import BoardClient
 from tests.support.raw_websocket import masked_binary_frame, open_unread_socket
 from tests.support.servers import create_room, join_room, realtime_env, redis_prefix
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -41,9 +42,8 @@ def present(server, room_id: str, token: str) -> set[str]:
 
 async def until_present(server, room_id: str, token: str, expected: set[str],
                         timeout: float) -> None:
-    with anyio.fail_after(timeout):
-        while present(server, room_id, token) != expected:
-            await anyio.sleep(0.05)
+    await until(lambda: present(server, room_id, token) == expected, timeout=timeout,
+                what=f"presence {sorted(expected)}")
 
 
 async def talk_every_second(client: BoardClient) -> None:
