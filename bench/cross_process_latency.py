@@ -24,7 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from crdt import paths  # noqa: E402
 from examples.client import BoardClient  # noqa: E402
-from tests.conftest import (  # noqa: E402
+from tests.support.servers import (  # noqa: E402
     FAST_ENV,
     ServerProcess,
     create_room,

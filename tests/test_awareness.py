@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import anyio
 import httpx
 import pytest
 from pycrdt import Encoder, create_awareness_message
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -89,12 +89,6 @@ async def presence_of(server, room_id: str, token: str) -> list[tuple]:
                   for u in response.json()["users"])
 
 
-async def poll(check, timeout: float = 5.0):
-    with anyio.fail_after(timeout):
-        while not await check():
-            await anyio.sleep(0.05)
-
-
 async def test_a_closed_connection_leaves_awareness_and_presence_within_5_s(server):
     alice = create_room(server, "Alice")
     bob = join_room(server, alice.room_id, "Bob")
@@ -110,7 +104,7 @@ async def test_a_closed_connection_leaves_awareness_and_presence_within_5_s(serv
                 return await presence_of(server, alice.room_id, alice.token) == [
                     ("Alice", None), ("Bob", (3, 4))]
 
-            await poll(both_listed)
+            await until(both_listed, what="both members listed in presence")
             room = httpx.get(f"{server.base_url}/api/rooms/{alice.room_id}", headers=headers)
             assert room.json()["active_users"] == 2
             bob_id = b.doc.client_id
@@ -119,4 +113,4 @@ async def test_a_closed_connection_leaves_awareness_and_presence_within_5_s(serv
         async def only_alice():
             return await presence_of(server, alice.room_id, alice.token) == [("Alice", None)]
 
-        await poll(only_alice, timeout=5)
+        await until(only_alice, timeout=5, what="Bob gone from presence")

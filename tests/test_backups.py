@@ -13,12 +13,13 @@ from pathlib import Path
 import anyio
 import pytest
 
-from examples.client import BoardClient
 from persistence.backup import check_database, list_backups
-from tests.commands import integrity, rows, whiteboard, whiteboard_env
-from tests.conftest import create_room, join_room
-from tests.databases import fresh_postgres_database, postgres_available
-from tests.filesystems import resize, small_file_system
+from tests.support.client import BoardClient
+from tests.support.commands import integrity, rows, whiteboard, whiteboard_env
+from tests.support.databases import fresh_postgres_database
+from tests.support.filesystems import resize, small_file_system
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -29,16 +30,10 @@ def backups_logged(server) -> list[Path]:
     return [Path(m) for m in re.findall(r"backup written path='([^']+)'", server.log())]
 
 
-async def until(condition) -> None:
-    with anyio.fail_after(15):
-        while True:  # a server log or a folder has no event to wait on: poll
-            if condition():
-                return
-            await anyio.sleep(0.05)
-
-
 async def settled(server) -> int:
     """Wait until a second passes without a new backup; the number written so far."""
+    # Not a catch-up wait: "backups have stopped" is an absence, which no event announces
+    # (the server writes for a while after a change: its snapshot, the member's leaving).
     with anyio.fail_after(20):
         while True:
             before = len(backups_logged(server))
@@ -53,11 +48,11 @@ async def draw_until_backups(server, count: int) -> None:
     async with BoardClient(room.ws_url, room.token) as a:
         await a.synced.wait()
         i = 0
-        with anyio.fail_after(30):
-            while len(backups_logged(server)) < count:  # a change per interval: a backup each
-                await a.draw(f"s{i}", STROKE)
-                i += 1
-                await anyio.sleep(0.3)
+        while (written := len(backups_logged(server))) < count:
+            await a.draw(f"s{i}", STROKE)  # a change, then its backup: a backup each
+            i += 1
+            await until(lambda written=written: len(backups_logged(server)) > written,
+                        timeout=15, what="a backup of the new change")
     await settled(server)
 
 
@@ -91,10 +86,11 @@ async def test_no_backup_is_taken_while_nothing_changes(server_factory, tmp_path
     async with BoardClient(room.ws_url, room.token) as a:
         await a.synced.wait()
         await a.draw("one", STROKE)
-        await a.wait_for(lambda: len(a.received) > 1)
+        await a.wait_for_echo()
     # The stroke, its snapshot and the disconnect are all backed up, then all is quiet.
     before = await settled(server)
-    await anyio.sleep(2.0)  # more than six intervals with nothing to save
+    # Not a catch-up wait: the time under test, more than six intervals with nothing to save.
+    await anyio.sleep(2.0)
     assert len(backups_logged(server)) == before
     assert len(list_backups(tmp_path / "a" / "backups")) == before
 
@@ -102,7 +98,7 @@ async def test_no_backup_is_taken_while_nothing_changes(server_factory, tmp_path
     async with BoardClient(bob.ws_url, bob.token) as b:
         await b.synced.wait()
         await b.draw("two", STROKE)
-        await until(lambda: len(backups_logged(server)) > before)
+        await until(lambda: len(backups_logged(server)) > before, timeout=15)
 
 
 async def test_a_live_backup_restores_into_a_fresh_data_folder_with_every_path_intact(
@@ -148,12 +144,12 @@ async def test_a_failed_backup_is_logged_and_retried_and_the_server_goes_on(
     blocker = folder / "backups"
     blocker.write_text("a file where the backup folder should be")
     server = backup_server(server_factory, folder)
-    await until(lambda: "backup failed; will retry next interval" in server.log())
+    await until(lambda: "backup failed; will retry next interval" in server.log(), timeout=15)
     room = create_room(server, "Alice")  # the server is unaffected
     assert not backups_logged(server)
 
     blocker.unlink()
-    await until(lambda: len(backups_logged(server)) == 1)
+    await until(lambda: len(backups_logged(server)) == 1, timeout=15)
     assert rows(backups_logged(server)[0], "select id from room") == [(room.room_id,)]
 
 
@@ -231,13 +227,14 @@ async def test_a_database_larger_than_backup_max_bytes_is_not_backed_up_and_olde
     big_database(db, 1)
     limit = db.stat().st_size * 5 // 2
     server = backup_server(server_factory, folder, WHITEBOARD_BACKUP_MAX_BYTES=str(limit))
-    await until(lambda: len(backups_logged(server)) >= 1)  # the first interval backs up
+    await until(lambda: len(backups_logged(server)) >= 1, timeout=15)  # the first interval backs up
     await settled(server)
     earlier = list_backups(folder / "backups")
     assert earlier
 
     big_database(db, 3)  # now past the bound: no backup of it could be kept
-    await until(lambda: len(skipped_lines(server)) >= 3)  # and it is retried every interval
+    # and it is retried every interval
+    await until(lambda: len(skipped_lines(server)) >= 3, timeout=15)
     line = skipped_lines(server)[0]
     assert "WARNING" in line and "the database is larger than WHITEBOARD_BACKUP_MAX_BYTES" in line
     assert logged_bytes(line, "max_bytes") == limit < logged_bytes(line, "copy_bytes")
@@ -270,7 +267,7 @@ async def test_no_backup_starts_on_a_disk_with_less_free_space_than_the_database
         server = server_factory(
             folder, WHITEBOARD_BACKUP_INTERVAL_S="0.3", WHITEBOARD_BACKUP_DIR=str(small)
         )
-        await until(lambda: len(skipped_lines(server)) >= 2)  # retried every interval
+        await until(lambda: len(skipped_lines(server)) >= 2, timeout=15)  # retried every interval
         line = skipped_lines(server)[0]
         assert "WARNING" in line and "not enough free space" in line
         assert logged_bytes(line, "free_bytes") < logged_bytes(line, "needed_bytes")
@@ -278,7 +275,7 @@ async def test_no_backup_starts_on_a_disk_with_less_free_space_than_the_database
         assert list(small.iterdir()) == []  # not even a partial copy was started
 
         resize(small, megabytes=64)  # the operator makes room
-        await until(lambda: len(backups_logged(server)) == 1)
+        await until(lambda: len(backups_logged(server)) == 1, timeout=15)
         assert list_backups(small) == backups_logged(server)
         assert integrity(backups_logged(server)[0]) == "ok"
         server.stop()
@@ -322,7 +319,6 @@ def test_kill_9_in_the_middle_of_a_backup_leaves_every_earlier_backup_usable(tmp
     assert len(list_backups(backups)) == 3
 
 
-@pytest.mark.skipif(not postgres_available(), reason="no PostgreSQL on 127.0.0.1:5432")
 def test_a_server_on_postgresql_leaves_backups_to_pg_dump(server_factory, tmp_path):
     with fresh_postgres_database() as url:
         server = backup_server(server_factory, tmp_path / "pg", WHITEBOARD_DATABASE_URL=url)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import time
 
-import anyio
 import pytest
 from pycrdt import YMessageType, YSyncMessageType
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient, introduce
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 
@@ -27,7 +26,7 @@ async def test_200_updates_sent_within_50_ms_reach_another_client_in_at_most_3_m
     async with BoardClient(alice.ws_url, alice.token) as a, BoardClient(bob.ws_url, bob.token) as b:
         await a.synced.wait()
         await b.synced.wait()
-        await anyio.sleep(0.3)  # let the handshake's own traffic pass
+        await introduce(a, b)  # the handshakes' own traffic has passed
         start = time.monotonic()
         for i in range(200):
             await a.draw(f"p{i}", {"d": f"M {i} 0 L {i} 10", "color": "#000000", "width": 1})
@@ -36,7 +35,7 @@ async def test_200_updates_sent_within_50_ms_reach_another_client_in_at_most_3_m
         assert sent_in < 0.5, "the sender itself was too slow for this test to mean anything"
         assert 1 <= len(sync_updates(b, start)) <= 3
         # The writer is not sent more than one merged update per window either.
-        await a.wait_for(lambda: len(sync_updates(a, start)) >= 1)
+        await a.wait_for_echo()
         assert len(sync_updates(a, start)) <= 3
 
 
@@ -46,7 +45,7 @@ async def test_awareness_is_coalesced_to_the_newest_state_per_client(server):
     async with BoardClient(alice.ws_url, alice.token) as a, BoardClient(bob.ws_url, bob.token) as b:
         await a.synced.wait()
         await b.synced.wait()
-        await anyio.sleep(0.3)
+        await introduce(a, b)
         start = time.monotonic()
         for x in range(50):
             await a.set_awareness({"user": {"name": "Alice"}, "cursor": {"x": x, "y": 1}})

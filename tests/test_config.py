@@ -6,7 +6,7 @@ import stat
 
 import httpx
 
-from tests.conftest import FAST_ENV, ServerProcess, create_room
+from tests.support.servers import FAST_ENV, ServerProcess, create_room
 
 
 def test_a_generated_secret_is_kept_private_and_tokens_survive_a_restart(tmp_path):

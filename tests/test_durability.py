@@ -5,12 +5,13 @@ from __future__ import annotations
 import sqlite3
 import time
 
-import anyio
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.databases import fresh_postgres_database
+from tests.support.client import BoardClient, introduce
+from tests.support.databases import fresh_postgres_database
+from tests.support.metrics import metric
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -52,13 +53,12 @@ async def test_a_snapshot_compacts_the_log_and_keeps_the_same_document(server_fa
         await a.wait_for(lambda: a.board()["k3"].color == "#00aa00" and a.board()["k4"].deleted)
         expected = a.board()
         where = f"where room_id='{room.room_id}'"
-        with anyio.fail_after(10):
-            # Compacted: a snapshot row, path rows for every register, and an empty log.
-            while (
-                db_rows(server, f"select count(*) from doc_update {where}")[0][0]
-                or db_rows(server, f"select count(*) from path {where} and deleted")[0][0] != 1
-            ):
-                await anyio.sleep(0.1)
+        # Compacted: a snapshot row, path rows for every register, and an empty log.
+        await until(
+            lambda: not db_rows(server, f"select count(*) from doc_update {where}")[0][0]
+            and db_rows(server, f"select count(*) from path {where} and deleted")[0][0] == 1,
+            timeout=10, what="the room compacted into a snapshot and path rows",
+        )
     rows = db_rows(
         server, f"select key, d, color, width, deleted from path where room_id='{room.room_id}'"
     )
@@ -81,8 +81,11 @@ async def test_sigterm_flushes_the_pending_batch_before_exit(server_factory):
     room = create_room(server, "Alice")
     async with BoardClient(room.ws_url, room.token) as a:
         await a.synced.wait()
+        await introduce(a)  # the handshake is over: the next message counted is the stroke
+        received = metric(server, "whiteboard_messages_received_total")
         await a.draw("late", {"d": "M 1 1 L 2 2", "color": "#000000", "width": 1})
-        await anyio.sleep(0.2)
+        await until(lambda: metric(server, "whiteboard_messages_received_total") > received,
+                    what="the server has the stroke (in its open window)")
         started = time.monotonic()
         server.stop()
         assert time.monotonic() - started < 10

@@ -8,8 +8,8 @@ import anyio
 import pytest
 from pycrdt import YMessageType, YSyncMessageType
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

@@ -34,8 +34,8 @@ import websockets
 from pycrdt import Array, Doc, Map, Text, XmlFragment, XmlText
 
 from crdt.paths import invalid_reason, paths_map, write_path
-from examples.client import BoardClient
-from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room, status_kb
+from tests.support.client import BoardClient
+from tests.support.servers import FAST_ENV, ServerProcess, create_room, join_room, status_kb
 
 SEED = int(os.environ.get("FUZZ_SEED", "20240611"))
 MAX_MESSAGE = 65_536

@@ -23,9 +23,11 @@ import websockets
 from pycrdt import Text, write_var_uint
 
 from crdt import paths
-from examples.client import BoardClient
-from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room, status_kb
-from tests.filesystems import fill, small_file_system
+from tests.support.client import BoardClient
+from tests.support.drawing import stroke
+from tests.support.filesystems import fill, small_file_system
+from tests.support.servers import FAST_ENV, ServerProcess, create_room, join_room, status_kb
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -62,23 +64,12 @@ class RssPeak:
     async def run(self) -> None:
         while True:
             self.peak = max(self.peak, rss_bytes(self.pid))
-            await anyio.sleep(0.02)
+            await anyio.sleep(0.02)  # a sampler's pace, not a wait for the server
 
     @property
     def growth_mb(self) -> float:
         self.peak = max(self.peak, rss_bytes(self.pid))
         return (self.peak - self.baseline) / MB
-
-
-async def wait_until(condition: Callable[[], bool], what: str,
-                     timeout: float = DEADLINE_S) -> None:
-    """Poll `condition` (a file, a log) until it holds; fail after `timeout`."""
-    try:
-        with anyio.fail_after(timeout):
-            while not condition():
-                await anyio.sleep(0.05)
-    except TimeoutError:
-        pytest.fail(f"not within {timeout} s: {what}")
 
 
 # -- lib0 / y-websocket framing ------------------------------------------------------------
@@ -178,10 +169,6 @@ def path_data(chars: int, seed: int = 0) -> str:
     return "".join(parts)
 
 
-def stroke(d: str = "M 0 0 L 10 10") -> dict[str, Any]:
-    return {"d": d, "color": "#1e1e1e", "width": 2}
-
-
 def key(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
@@ -190,7 +177,7 @@ async def draw_many(client: BoardClient, keys: list[str], chars: int) -> None:
     """Write every key as a stroke of about `chars` characters, in one transaction."""
     with client.doc.transaction():
         for i, k in enumerate(keys):
-            paths.write_path(client.doc, k, stroke(path_data(chars, i)), ts=time.time() * 1000)
+            paths.write_path(client.doc, k, stroke(d=path_data(chars, i)), ts=time.time() * 1000)
     await client.flush_local()
 
 
@@ -531,8 +518,8 @@ async def test_content_under_a_root_other_than_paths_is_never_stored_sent_or_exp
         await a.synced.wait()
         await b.synced.wait()
         first = await draw_and_see_it_come_back(a, "first")
-        await wait_until(lambda: log_lines(server, "room snapshotted", alice.room_id),
-                         "a first snapshot")
+        await until(lambda: log_lines(server, "room snapshotted", alice.room_id),
+                    timeout=DEADLINE_S, what="a first snapshot")
         before = database_bytes(server)
         snapshots = len(log_lines(server, "room snapshotted", alice.room_id))
         k = key("withjunk")
@@ -542,9 +529,9 @@ async def test_content_under_a_root_other_than_paths_is_never_stored_sent_or_exp
             paths.write_path(a.doc, k, stroke(), ts=time.time() * 1000)
         await a.flush_local()
         await b.wait_for(lambda: k in b.board(), DEADLINE_S)
-        await wait_until(
+        await until(
             lambda: len(log_lines(server, "room snapshotted", alice.room_id)) > snapshots,
-            "a snapshot after the update",
+            timeout=DEADLINE_S, what="a snapshot after the update",
         )
         grown = database_bytes(server) - before
         assert a.close_code is None and b.close_code is None
@@ -592,9 +579,9 @@ async def test_a_full_disk_refuses_changes_with_4507_keeps_readers_and_recovers_
             held = None
             for i in range(60):
                 k = key(f"fill{i}")
-                await a.draw(k, stroke(path_data(50_000, i)))
-                await wait_until(lambda k=k: k in b.board() or refusing(),
-                                 f"stroke {i} relayed or refused")
+                await a.draw(k, stroke(d=path_data(50_000, i)))
+                await until(lambda k=k: k in b.board() or refusing(),
+                            timeout=DEADLINE_S, what=f"stroke {i} relayed or refused")
                 if k not in b.board():
                     held = k  # applied, its log append failed: held in memory
                     break

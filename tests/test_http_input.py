@@ -14,7 +14,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import FAST_ENV, create_room, realtime_env, redis_prefix
+from tests.support.servers import FAST_ENV, create_room, realtime_env, redis_prefix
 
 SECRET = FAST_ENV["WHITEBOARD_JWT_SECRET"]
 JSON = {"content-type": "application/json"}

@@ -9,7 +9,7 @@ import httpx
 import jwt
 import pytest
 
-from tests.conftest import FAST_ENV, create_room, join_room
+from tests.support.servers import FAST_ENV, create_room, join_room
 
 SECRET = FAST_ENV["WHITEBOARD_JWT_SECRET"]
 

@@ -13,38 +13,14 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.room import RoomConfig, RoomPorts
 from crdt.rooms import ManagerConfig, RoomManager
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.inprocess import MemoryStore, connection_pair
+from tests.support.client import BoardClient
+from tests.support.drawing import stroke
+from tests.support.inprocess import MemoryStore, connection_pair
+from tests.support.metrics import metrics, metrics_async
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
-
-
-def metrics(server) -> dict[str, float]:
-    values = {}
-    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
-        if line.startswith("whiteboard_") and " " in line:
-            name, value = line.rsplit(" ", 1)
-            values[name] = float(value)
-    return values
-
-
-async def metrics_async(http: httpx.AsyncClient) -> dict[str, float]:
-    text = (await http.get("/metrics")).text
-    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
-            for line in text.splitlines() if line.startswith("whiteboard_")}
-
-
-async def wait_metric(server, name: str, predicate) -> float:
-    with anyio.fail_after(10):
-        while True:  # no event to wait on from outside the server: poll
-            if predicate(value := metrics(server)[name]):
-                return value
-            await anyio.sleep(0.05)
-
-
-def stroke(i: int) -> dict:
-    return {"d": f"M {i} 0 L 0 {i} C 1 2 3 4 {i} {i}", "color": "#2050a0", "width": 1 + i % 7}
 
 
 async def test_an_idle_room_is_freed_and_its_drawing_comes_back_on_join(server_factory):
@@ -64,7 +40,8 @@ async def test_an_idle_room_is_freed_and_its_drawing_comes_back_on_join(server_f
                          and w.board()["p3"].color == "#00aa00")
         drawn = w.board()
         assert metrics(server)["whiteboard_rooms_live"] == 1
-    await wait_metric(server, "whiteboard_rooms_unloaded_total", lambda v: v == 1)
+    await until(lambda: metrics(server)["whiteboard_rooms_unloaded_total"] == 1, timeout=10,
+                what="the idle room is cleaned up")
     assert metrics(server)["whiteboard_rooms_live"] == 0
     assert any("room cleaned up" in line and room.room_id in line
                for line in server.log().splitlines())
@@ -82,7 +59,9 @@ async def test_a_room_with_a_connected_client_is_never_cleaned_up(server_factory
     async with BoardClient(room.ws_url, room.token) as a:
         await a.synced.wait()
         await a.draw("before", stroke(1))
-        await anyio.sleep(3)  # three idle times with a quiet but connected client
+        # Not a catch-up wait: the time under test, three idle times with a quiet but
+        # connected client; there is no event for a clean-up that does not happen.
+        await anyio.sleep(3)
         assert metrics(server)["whiteboard_rooms_unloaded_total"] == 0
         assert a.close_code is None
         await a.draw("after", stroke(2))
@@ -106,10 +85,8 @@ async def test_joins_racing_the_clean_up_never_see_an_empty_board_nor_two_live_c
             for i in range(300):
                 n = batch * 300 + i
                 await owner.draw(f"base{n}", {**stroke(n), "d": f"M {n} 0 " + "L 1 1 " * 40})
-            await anyio.sleep(0.15)
+            await owner.wait_for_echo(timeout=15)  # a window (and a log entry) per batch
         expected = 3000
-        await owner.wait_for(lambda: len(owner.received) > 5)
-        await anyio.sleep(0.3)
     rng = random.Random(4)
     ROUNDS = 12
     live_seen: set[float] = set()
@@ -118,7 +95,7 @@ async def test_joins_racing_the_clean_up_never_see_an_empty_board_nor_two_live_c
         async with httpx.AsyncClient(base_url=server.base_url) as http:
             while True:
                 live_seen.add((await metrics_async(http))["whiteboard_rooms_live"])
-                await anyio.sleep(0.01)
+                await anyio.sleep(0.01)  # a sampler's pace, not a wait for the server
 
     async with anyio.create_task_group() as tg:
         tg.start_soon(watch_live_rooms)
@@ -132,10 +109,10 @@ async def test_joins_racing_the_clean_up_never_see_an_empty_board_nor_two_live_c
                 # Each round adds a stroke that the next round must find.
                 await c.draw(f"round{round_}", stroke(round_))
                 expected += 1
-                await c.wait_for(lambda: len(c.received) > 1)
-                await anyio.sleep(0.2)
-            # Every other round stays away long enough for a clean-up to finish; the others
-            # come back around the moment it starts, at a different offset each time.
+                await c.wait_for_echo()  # merged and in the log
+            # Not a catch-up wait but the timing under test: every other round stays away
+            # long enough for a clean-up to finish; the others come back around the moment it
+            # starts, at a different offset each time.
             await anyio.sleep(2.0 if round_ % 2 else 0.9 + 0.05 * round_ + rng.random() * 0.05)
         tg.cancel_scope.cancel()
 
@@ -146,14 +123,6 @@ async def test_joins_racing_the_clean_up_never_see_an_empty_board_nor_two_live_c
         await c.synced.wait()
         assert len(c.board()) == expected
         assert {f"round{r}" for r in range(ROUNDS)} <= set(c.board())
-
-
-async def until(condition) -> None:
-    with anyio.fail_after(5):
-        while True:  # the core's counters have no event to wait on: poll
-            if condition():
-                return
-            await anyio.sleep(0.01)
 
 
 class FlakyStore(MemoryStore):
@@ -185,7 +154,9 @@ async def test_a_room_whose_changes_cannot_be_stored_is_kept_until_they_are():
             await send.send(create_update_message(doc.get_update()))
             await until(lambda: manager.stats.store_failures > 0)
             send.close()  # the only client leaves while its stroke is not stored yet
-            await anyio.sleep(1.0)  # five idle times
+            # Not a catch-up wait: the time under test, five idle times in which a room with
+            # nothing unstored would have been freed.
+            await anyio.sleep(1.0)
             assert manager.live_room("room") is not None
             assert manager.stats.rooms_unloaded == 0
 

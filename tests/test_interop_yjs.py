@@ -6,15 +6,12 @@ import time
 
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.js_client import JsClient
+from tests.support.client import BoardClient
+from tests.support.drawing import stroke
+from tests.support.js_client import JsClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
-
-
-def stroke(n: int, color: str = "#1e1e1e") -> dict:
-    return {"d": f"M {n} {n} L {n + 10} {n + 20}", "color": color, "width": 2}
 
 
 async def test_two_js_clients_and_a_python_client_converge(server):

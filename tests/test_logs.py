@@ -18,8 +18,8 @@ import jwt
 import pytest
 import websockets
 
-from examples.client import BoardClient
-from tests.conftest import FAST_ENV, ServerProcess, create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import FAST_ENV, ServerProcess, create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

@@ -4,20 +4,17 @@ from __future__ import annotations
 
 import time
 
-import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.databases import fresh_postgres_database
-from tests.js_client import JsClient
+from tests.support.client import BoardClient
+from tests.support.databases import fresh_postgres_database
+from tests.support.drawing import stroke
+from tests.support.js_client import JsClient
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
-
-
-def stroke(n: int, color: str = "#1e1e1e") -> dict:
-    return {"d": f"M {n} 0 L {n} 10", "color": color, "width": 2}
 
 
 def two_processes(server_factory, tmp_path, redis_env, database_url: str | None = None):
@@ -108,17 +105,16 @@ async def test_presence_on_either_process_lists_everyone(server_factory, tmp_pat
         # Cursors cross processes through the relay too.
         await a.wait_for(lambda: (a.awareness.get(b.doc.client_id) or {}).get("cursor"))
         assert a.awareness[b.doc.client_id]["user"]["name"] == "Bob"
-        with anyio.fail_after(5):
-            for server, token in ((a_server, alice.token), (b_server, bob.token)):
-                while True:
-                    users = httpx.get(
-                        f"{server.base_url}/api/rooms/{alice.room_id}/presence",
-                        headers={"Authorization": f"Bearer {token}"},
-                    ).json()["users"]
-                    if sorted((u["name"], u["cursor"]["x"] if u["cursor"] else None)
-                              for u in users) == [("Alice", 1), ("Bob", 3)]:
-                        break
-                    await anyio.sleep(0.05)
+        for server, token in ((a_server, alice.token), (b_server, bob.token)):
+            def both_listed(server=server, token=token) -> bool:
+                users = httpx.get(
+                    f"{server.base_url}/api/rooms/{alice.room_id}/presence",
+                    headers={"Authorization": f"Bearer {token}"},
+                ).json()["users"]
+                return sorted((u["name"], u["cursor"]["x"] if u["cursor"] else None)
+                              for u in users) == [("Alice", 1), ("Bob", 3)]
+
+            await until(both_listed, what=f"both members in {server.base_url}'s presence")
         room = httpx.get(f"{a_server.base_url}/api/rooms/{alice.room_id}",
                          headers={"Authorization": f"Bearer {alice.token}"}).json()
         assert room["active_users"] == 2
@@ -142,14 +138,11 @@ async def test_a_process_that_dies_leaves_presence_within_its_ttl(server_factory
             BoardClient(ws_url_on(b_server, alice.room_id), bob.token) as b:
         await a.synced.wait()
         await b.synced.wait()
-        with anyio.fail_after(5):
-            while names() != ["Alice", "Bob"]:
-                await anyio.sleep(0.05)
+        await until(lambda: names() == ["Alice", "Bob"], what="both members present")
         b_server.kill9()
         # Bounded by the 2 s TTL; the deadline leaves room for a busy machine.
-        with anyio.fail_after(15):
-            while names() != ["Alice"]:
-                await anyio.sleep(0.1)
+        await until(lambda: names() == ["Alice"], timeout=15, interval=0.1,
+                    what="the dead process's member gone from presence")
 
 
 async def test_a_js_client_on_a_and_a_python_client_on_b_converge(server_factory, tmp_path,

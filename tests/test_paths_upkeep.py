@@ -8,8 +8,8 @@ from pycrdt import Array, Doc, Map
 from crdt.pathdata import DEFAULT_MAX_PATH_DATA
 from crdt.paths import FUTURE_SLACK_MS, changed_keys, paths_map, read_paths, upkeep, write_path
 from crdt.svg_export import export_svg
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
 
 NOW = 1_764_100_000_000.0
 

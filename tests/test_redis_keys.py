@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import anyio
-import httpx
 import pytest
 import redis
 
-from examples.client import BoardClient
-from tests.conftest import REDIS_URL, create_room
+from tests.support.client import BoardClient
+from tests.support.metrics import metrics
+from tests.support.servers import REDIS_URL, create_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -29,9 +29,8 @@ async def test_a_rooms_keys_expire_and_go_when_its_live_state_is_cleaned_up(
             await client.synced.wait()
             await client.set_awareness({"user": {"name": "A"}, "cursor": {"x": 1, "y": 1}})
             await client.draw("k", {"d": "M 0 0 L 1 1", "color": "#000000", "width": 1})
-            with anyio.fail_after(5):
-                while len(keys(r, f"{prefix}:room:{room.room_id}:*")) < 4:
-                    await anyio.sleep(0.05)
+            await until(lambda: len(keys(r, f"{prefix}:room:{room.room_id}:*")) >= 4,
+                        what="the room's keys in Redis")
             live = keys(r, f"{prefix}:*")
             assert {f"{prefix}:room:{room.room_id}:{part}" for part in
                     ("meta", "stream", "presence")} <= set(live)
@@ -39,11 +38,8 @@ async def test_a_rooms_keys_expire_and_go_when_its_live_state_is_cleaned_up(
             # Nothing is kept forever: every key carries an expiry.
             assert all(r.ttl(key) > 0 for key in live), {k: r.ttl(k) for k in live}
             assert int(r.hget(f"{prefix}:room:{room.room_id}:meta", "active_users")) == 1
-        with anyio.fail_after(20):
-            while "whiteboard_rooms_unloaded_total 1.0" not in httpx.get(
-                f"{server.base_url}/metrics"
-            ).text:
-                await anyio.sleep(0.2)
+        await until(lambda: metrics(server).get("whiteboard_rooms_unloaded_total") == 1.0,
+                    timeout=20, what="the room's live state is cleaned up")
         assert keys(r, f"{prefix}:room:{room.room_id}:*") == []
         assert r.zscore(f"{prefix}:ip:127.0.0.1:rooms", room.room_id) is None
     finally:

@@ -7,12 +7,13 @@ import subprocess
 import time
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, free_port, join_room
+from tests.support.client import BoardClient
+from tests.support.drawing import stroke
+from tests.support.servers import create_room, free_port, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -58,10 +59,6 @@ def own_redis(tmp_path):
     server.stop()
 
 
-def stroke(n: int) -> dict:
-    return {"d": f"M {n} 0 L {n} 10", "color": "#333333", "width": 1}
-
-
 async def test_drawing_survives_a_redis_restart_and_the_relay_catches_up(
     server_factory, tmp_path, own_redis
 ):
@@ -90,9 +87,8 @@ async def test_drawing_survives_a_redis_restart_and_the_relay_catches_up(
         await a2.wait_for(lambda: all(f"during-a{i}" in a2.board() for i in range(5)))
 
         own_redis.start()
-        with anyio.fail_after(15):
-            while httpx.get(f"{a_server.base_url}/readyz").status_code != 200:
-                await anyio.sleep(0.1)
+        await until(lambda: httpx.get(f"{a_server.base_url}/readyz").status_code == 200,
+                    timeout=15, interval=0.1, what="ready again once Redis is back")
         # Both sides catch up from the shared log, without a restart.
         expected = {"before", "during-b", *(f"during-a{i}" for i in range(5))}
         await b.wait_for(lambda: set(b.board()) == expected, timeout=15)
@@ -103,10 +99,9 @@ async def test_drawing_survives_a_redis_restart_and_the_relay_catches_up(
 
         # Presence comes back on its own too.
         headers = {"Authorization": f"Bearer {alice.token}"}
-        with anyio.fail_after(15):
-            while True:
-                users = httpx.get(f"{b_server.base_url}/api/rooms/{alice.room_id}/presence",
-                                  headers=headers).json()["users"]
-                if sorted(u["name"] for u in users) == ["Alice", "Anna", "Bob"]:
-                    break
-                await anyio.sleep(0.2)
+        def everyone_present() -> bool:
+            users = httpx.get(f"{b_server.base_url}/api/rooms/{alice.room_id}/presence",
+                              headers=headers).json()["users"]
+            return sorted(u["name"] for u in users) == ["Alice", "Anna", "Bob"]
+
+        await until(everyone_present, timeout=15, interval=0.2, what="presence back")

@@ -11,10 +11,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from examples.client import BoardClient
 from persistence.backup import list_backups, lock_path
-from tests.commands import integrity, rows, whiteboard, whiteboard_env
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.commands import integrity, rows, whiteboard, whiteboard_env
+from tests.support.servers import create_room, join_room
 
 STROKE = {"d": "M 0 0 L 10 10", "color": "#112233", "width": 2}
 

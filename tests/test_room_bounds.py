@@ -18,7 +18,8 @@ from crdt.awareness import Identity
 from crdt.errors import CloseConnection
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
-from tests.inprocess import MemoryStore, MemoryTransport, connection_pair
+from tests.support.inprocess import MemoryStore, MemoryTransport, connection_pair
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -91,6 +92,7 @@ async def test_many_sync_step_1s_cost_one_encoding_per_window_and_one_waiting_re
         for _ in range(250):
             await hostile.send.send(step1(vector))
         windows_before = anyio.current_time()
+        # Not a catch-up wait: the span over which the room's encodings are counted.
         await anyio.sleep(0.5)
         windows = (anyio.current_time() - windows_before) / config.batch_interval_s
         # Before: one encoding of the whole board per message (250).
@@ -118,7 +120,9 @@ async def test_a_client_that_does_not_read_is_closed_when_its_queue_passes_its_b
             await writer.send.send(create_update_message(updates[-1]))
             if idle.closed.is_set():
                 break
-            await anyio.sleep(0.02)  # one window each: separate broadcasts
+            # The writer's pace, not a wait for the room: one window each, separate
+            # broadcasts, until the client that does not read is closed.
+            await anyio.sleep(0.02)
         with anyio.fail_after(5):
             await idle.closed.wait()
         assert idle.reason is not None and idle.reason.code == 1013
@@ -163,9 +167,7 @@ async def test_content_under_another_root_is_removed_before_it_is_logged():
             junk += "x" * 1_000_000
             source.get("meta", type=Map)["note"] = "y" * 100_000
         await writer.send.send(create_update_message(source.get_update()))
-        with anyio.fail_after(5):
-            while not store.log:
-                await anyio.sleep(0.01)
+        await until(lambda: store.log, interval=0.01, what="the stroke in the update log")
         logged = sum(len(update) for _, update in store.log)
         assert logged < 10_000, f"{logged} bytes logged for one stroke"
         assert len(stored_doc(room).get("junk", type=Text)) == 0

@@ -19,7 +19,8 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
-from tests.inprocess import MemoryStore, connection_pair
+from tests.support.inprocess import MemoryStore, connection_pair
+from tests.support.waiting import until
 
 KEYS = ["a", "b", "c"]
 COLORS = ["#000000", "#ff0000", "#00ff00"]
@@ -121,9 +122,8 @@ async def _drive(room, replicas, outboxes, applying_remote, written, deliveries,
             paths.write_path(replicas[0], key, initial, ts=BASE_TS)
             written[key] = [{**initial, "ts": BASE_TS}]
         await deliver(0, True)
-        with anyio.fail_after(5):
-            while any(winners_of(r) != winners_of(replicas[0]) for r in replicas):
-                await anyio.sleep(0.005)
+        await until(lambda: all(winners_of(r) == winners_of(replicas[0]) for r in replicas),
+                    interval=0.005, what="the replicas agree on the first versions")
 
         steps = iter(deliveries)
         for replica, key, value, offset in operations:
@@ -137,9 +137,8 @@ async def _drive(room, replicas, outboxes, applying_remote, written, deliveries,
             await deliver(i, False)
 
         expected = expected_winners(written)
-        with anyio.fail_after(5):
-            while not all(winners_of(r) == expected for r in [*replicas, stored_doc(room)]):
-                await anyio.sleep(0.01)
+        await until(lambda: all(winners_of(r) == expected for r in [*replicas, stored_doc(room)]),
+                    interval=0.01, what="every replica and the room hold the winners")
         # The room kept every register clean: exactly one version left in each.
         assert all(len(reg) == 1 for reg in paths.paths_map(stored_doc(room)).values())
         tg.cancel_scope.cancel()

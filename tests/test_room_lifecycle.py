@@ -8,9 +8,11 @@ import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
-from tests.raw_websocket import open_unread_socket
+from tests.support.client import BoardClient, introduce
+from tests.support.metrics import metric
+from tests.support.raw_websocket import open_unread_socket
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 STROKE = {"d": "M 0 0 L 5 5", "color": "#000000", "width": 1}
@@ -22,7 +24,7 @@ async def test_twenty_clients_joining_an_unloaded_room_at_once_all_sync(server_f
     async with BoardClient(owner.ws_url, owner.token) as a:
         await a.synced.wait()
         await a.draw("existing", STROKE)
-        await anyio.sleep(0.3)
+        await a.wait_for_echo()  # merged and in the log
     # Restart so that the room is not in memory: every join below races to load it.
     server.stop()
     server.start()
@@ -47,7 +49,7 @@ async def test_twenty_clients_joining_an_unloaded_room_at_once_all_sync(server_f
             async with BoardClient(owner.ws_url, owner.token) as a:
                 await a.synced.wait()
                 await a.draw("after", STROKE)
-                await a.wait_for(lambda: len(a.received) > 2)
+                await a.wait_for_echo()
     metrics = httpx.get(f"{server.base_url}/metrics").text
     assert "whiteboard_rooms_loaded_total 1.0" in metrics
 
@@ -57,17 +59,10 @@ async def test_a_client_alone_in_a_quiet_room_still_hears_from_the_server(server
     room = create_room(server)
     async with BoardClient(room.ws_url, room.token) as a:
         await a.synced.wait()
-        await anyio.sleep(0.5)
+        await introduce(a)  # the handshake is over: the next message is the heartbeat
         quiet_since = time.monotonic()
         await a.wait_for(lambda: any(t > quiet_since for t, _ in a.received), timeout=5)
         assert a.close_code is None
-
-
-def metric(server, name: str) -> float:
-    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    raise AssertionError(f"no metric {name}")
 
 
 async def test_a_client_that_does_not_read_is_closed_and_the_room_goes_on(server_factory):
@@ -86,11 +81,10 @@ async def test_a_client_that_does_not_read_is_closed_and_the_room_goes_on(server
             big = "M 0 0 " + "L 1 1 " * 40_000
             for i in range(40):
                 await w.draw(f"big{i}", {**STROKE, "d": big})
-                await anyio.sleep(0.11)
+                await w.wait_for_echo(timeout=30)  # one window each: separate broadcasts
             await r.wait_for(lambda: len(r.board()) == 40, timeout=60)
-            with anyio.fail_after(30):
-                while metric(server, "whiteboard_clients_kicked_slow_total") < 1:
-                    await anyio.sleep(0.1)
+            await until(lambda: metric(server, "whiteboard_clients_kicked_slow_total") >= 1,
+                        timeout=30, what="the client that does not read is kicked")
             assert metric(server, "whiteboard_clients_connected") == 2
             await w.draw("after-kick", STROKE)
             await r.wait_for(lambda: "after-kick" in r.board())

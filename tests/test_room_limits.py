@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import concurrent.futures
 
-import anyio
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import realtime_env, redis_prefix
+from tests.support.client import BoardClient
+from tests.support.servers import realtime_env, redis_prefix
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -65,10 +65,9 @@ async def test_a_room_stops_counting_once_its_live_state_is_cleaned_up(limited):
     async with BoardClient(first["ws_url"], first["token"]) as client:
         await client.synced.wait()
         await client.draw("kept", {"d": "M 0 0 L 1 1", "color": "#000000", "width": 1})
-        await anyio.sleep(0.3)
-    with anyio.fail_after(15):
-        while create(server).status_code != 201:
-            await anyio.sleep(0.25)
+        await client.wait_for_echo()  # merged and in the log
+    await until(lambda: create(server).status_code == 201, timeout=15, interval=0.25,
+                what="the cleaned-up room's slot is free again")
     # Its drawing was kept and comes back on join.
     joined = httpx.post(f"{server.base_url}/api/rooms/{first['room_id']}/join",
                         json={"name": "B"}).json()

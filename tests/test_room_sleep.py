@@ -23,7 +23,8 @@ from crdt.awareness import Identity
 from crdt.ports import RoomPorts
 from crdt.room import Room, RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
-from tests.inprocess import MemoryStore, connection_pair
+from tests.support.inprocess import MemoryStore, connection_pair
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -71,6 +72,14 @@ class Peer:
             if message[1] == YSyncMessageType.SYNC_STEP2:
                 self.synced.set()
 
+    async def round_trip(self) -> None:
+        """Send a sync step 1 and wait for its answer: the room has handled everything this
+        peer sent before it (a connection's messages are handled in order)."""
+        self.synced = anyio.Event()
+        await self._send.send(create_sync_message(self.doc))
+        with anyio.fail_after(5):
+            await self.synced.wait()
+
     async def draw(self, key: str) -> None:
         await self._send.send(create_update_message(stroke_update(self.doc, key)))
 
@@ -101,12 +110,6 @@ async def running(store: MemoryStore) -> AsyncIterator[tuple[Room, object]]:
         receive.close()
 
 
-async def until(condition, timeout: float = 5.0) -> None:
-    with anyio.fail_after(timeout):
-        while not condition():
-            await anyio.sleep(0.02)
-
-
 async def test_a_quiet_room_sleeps_and_joins_are_answered_without_waking_it():
     source = Doc()
     first, rest = stroke_update(source, "one"), stroke_update(source, "two")
@@ -123,7 +126,8 @@ async def test_a_quiet_room_sleeps_and_joins_are_answered_without_waking_it():
         partial.apply_update(first)
         behind = await join("behind", partial)
         assert keys(behind.doc) == {"one", "two"}
-        await anyio.sleep(0.2)  # the joiners' own sync replies have arrived too
+        for joiner in (fresh, behind):  # the joiners' own sync replies have arrived too
+            await joiner.round_trip()
         assert room.asleep
         assert room.stats.rooms_slept == 1
 
@@ -158,6 +162,8 @@ async def test_a_room_set_never_to_sleep_stays_awake():
         batch_interval_s=0.01, sleep_after_s=0, awareness_timeout_s=1.0, heartbeat_s=0.5))
     async with anyio.create_task_group() as tg:
         await tg.start(room.run)
+        # Not a catch-up wait: the time under test, in which a room of CONFIG (asleep after
+        # 0.3 s) would have gone to sleep; there is no event for "did not happen".
         await anyio.sleep(0.8)
         assert not room.asleep
         tg.cancel_scope.cancel()

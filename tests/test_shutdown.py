@@ -9,12 +9,13 @@ from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 
 import anyio
-import httpx
 import pytest
 import websockets
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.metrics import metric
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -97,9 +98,9 @@ async def test_sigterm_relays_the_last_batch_closes_with_1012_and_keeps_what_was
             relayed = len(watchers[0].board())
             await watchers[0].wait_for(lambda: len(watchers[0].board()) > relayed, timeout=5)
             drawn = [len(writer.sent) for writer in writers]
-            with anyio.fail_after(5):
-                while any(len(w.sent) < n + 20 for w, n in zip(writers, drawn, strict=True)):
-                    await anyio.sleep(0.01)
+            await until(lambda: all(len(w.sent) >= n + 20
+                                    for w, n in zip(writers, drawn, strict=True)),
+                        interval=0.01, what="every writer drew 20 more strokes")
             started = time.monotonic()
             status = await anyio.to_thread.run_sync(server.stop)
             took = time.monotonic() - started
@@ -157,9 +158,8 @@ async def test_ctrl_c_stops_the_server_the_same_way_with_status_0(server_factory
         received = messages_received(server)
         await a.draw("pending", {**STROKE, "d": "M 1 1 L 2 2"})
         await a.draw("pending-too", {**STROKE, "d": "M 3 3 L 4 4"})
-        with anyio.fail_after(5):
-            while messages_received(server) < received + 2:
-                await anyio.sleep(0.02)
+        await until(lambda: messages_received(server) >= received + 2,
+                    what="the server has both strokes (in its open window)")
         assert not {"pending", "pending-too"} & set(w.board())
         started = time.monotonic()
         status = await anyio.to_thread.run_sync(server.stop, signal.SIGINT)
@@ -175,7 +175,4 @@ async def test_ctrl_c_stops_the_server_the_same_way_with_status_0(server_factory
 
 
 def messages_received(server) -> float:
-    for line in httpx.get(f"{server.base_url}/metrics").text.splitlines():
-        if line.startswith("whiteboard_messages_received_total "):
-            return float(line.split()[1])
-    raise AssertionError("no whiteboard_messages_received_total")
+    return metric(server, "whiteboard_messages_received_total")

@@ -14,9 +14,10 @@ import pytest
 import websockets
 from pycrdt import Doc, Encoder, create_awareness_message, create_sync_message
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room, realtime_env, redis_prefix
-from tests.raw_websocket import masked_binary_frame, open_unread_socket
+from tests.support.client import BoardClient
+from tests.support.raw_websocket import masked_binary_frame, open_unread_socket
+from tests.support.servers import create_room, join_room, realtime_env, redis_prefix
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -41,15 +42,14 @@ def present(server, room_id: str, token: str) -> set[str]:
 
 async def until_present(server, room_id: str, token: str, expected: set[str],
                         timeout: float) -> None:
-    with anyio.fail_after(timeout):
-        while present(server, room_id, token) != expected:
-            await anyio.sleep(0.05)
+    await until(lambda: present(server, room_id, token) == expected, timeout=timeout,
+                what=f"presence {sorted(expected)}")
 
 
 async def talk_every_second(client: BoardClient) -> None:
     while True:
         await client.set_awareness({"user": {"name": "Talker"}, "cursor": {"x": 0, "y": 0}})
-        await anyio.sleep(1)
+        await anyio.sleep(1)  # the talker's pace (under test): a message a second
 
 
 async def test_a_connection_that_sends_nothing_is_closed_with_4408_and_a_talker_stays(

@@ -17,7 +17,7 @@ from persistence.documents import SqlDocumentStore
 from persistence.migrate import migrate
 from persistence.models import DocUpdate
 from persistence.rooms import RoomRepository
-from tests.databases import fresh_postgres_database
+from tests.support.databases import fresh_postgres_database
 
 pytestmark = pytest.mark.anyio
 

@@ -23,7 +23,7 @@ from persistence.db import create_db_engine, full_raises_storage_full
 from persistence.documents import SqlDocumentStore
 from persistence.migrate import migrate
 from persistence.rooms import RoomRepository
-from tests.filesystems import fill, small_file_system
+from tests.support.filesystems import fill, small_file_system
 
 pytestmark = pytest.mark.anyio
 

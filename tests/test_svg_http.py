@@ -6,15 +6,16 @@ import subprocess
 import sys
 from pathlib import Path
 
-import anyio
 import httpx
 import pytest
 from defusedxml import ElementTree
 
 from crdt.paths import paths_map
 from crdt.svg import import_svg
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.metrics import metrics
+from tests.support.servers import create_room, join_room
+from tests.support.waiting import until
 
 pytestmark = pytest.mark.anyio
 
@@ -93,8 +94,7 @@ async def test_export_draws_the_winning_versions_and_no_tombstones(server):
         await client.draw("gone", {"d": "M 5 5 L 6 6", "color": "#445566", "width": 1})
         await client.erase("gone")
         await client.draw("keep", {"d": "M 0 0 L 20 20", "color": "#abcdef", "width": 2})
-        await client.wait_for(lambda: sum(m[:2] == b"\x00\x02" for _, m in client.received) >= 1)
-        await anyio.sleep(0.3)
+        await client.wait_for_echo()  # the server has merged all four changes
     for in_query in (False, True):
         response = export(server, room.room_id, room.token, in_query=in_query)
         assert response.status_code == 200
@@ -120,12 +120,9 @@ async def test_export_works_after_the_live_state_was_cleaned_up_and_via_the_cli(
     async with BoardClient(room.ws_url, room.token) as client:
         await client.synced.wait()
         await client.draw("k1", {"d": "M 1 1 L 2 2", "color": "#000000", "width": 1})
-        await anyio.sleep(0.3)
-    with anyio.fail_after(15):
-        while "whiteboard_rooms_unloaded_total 1.0" not in httpx.get(
-            f"{server.base_url}/metrics"
-        ).text:
-            await anyio.sleep(0.2)
+        await client.wait_for_echo()  # merged and in the log
+    await until(lambda: metrics(server).get("whiteboard_rooms_unloaded_total") == 1.0,
+                timeout=15, what="the room's live state is cleaned up")
     response = export(server, room.room_id, room.token)
     assert response.status_code == 200 and b"M 1 1 L 2 2" in response.content
     out = server.data_dir / "cli-export.svg"

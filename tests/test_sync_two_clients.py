@@ -6,8 +6,8 @@ from contextlib import AsyncExitStack
 
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 

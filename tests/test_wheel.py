@@ -22,8 +22,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from examples.client import BoardClient
-from tests.conftest import REPO, free_port
+from tests.support.client import BoardClient
+from tests.support.servers import REPO, free_port
 
 # What docker/Dockerfile copies into its build stage: the wheel needs nothing else.
 SOURCES = ("pyproject.toml", "README.md", "server", "crdt", "persistence")

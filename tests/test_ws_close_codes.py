@@ -9,8 +9,8 @@ import jwt
 import pytest
 import websockets
 
-from examples.client import BoardClient
-from tests.conftest import FAST_ENV, create_room, join_room
+from tests.support.client import BoardClient
+from tests.support.servers import FAST_ENV, create_room, join_room
 
 pytestmark = pytest.mark.anyio
 SECRET = FAST_ENV["WHITEBOARD_JWT_SECRET"]

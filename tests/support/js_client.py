@@ -11,7 +11,7 @@ import anyio
 from anyio.abc import Process
 from anyio.streams.text import TextReceiveStream
 
-JS_DIR = Path(__file__).with_name("js")
+JS_DIR = Path(__file__).resolve().parent.parent / "js"
 
 
 class JsClient:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import FAST_ENV
+from tests.support.servers import FAST_ENV
 
 
 def whiteboard_env(db_path: Path, **env: str) -> dict[str, str]:
