@@ -29,7 +29,7 @@ from crdt.errors import (
     StorageUnavailable,
 )
 from crdt.origin import Origin
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA
+from crdt.paths import DEFAULT_MAX_PATH_DATA
 from crdt.ports import (
     ConnectionClosed,
     RelayMessage,
