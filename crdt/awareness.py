@@ -10,15 +10,16 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from pycrdt import Decoder, Encoder
 
 from crdt.errors import ProtocolError
+from crdt.patterns import HEX_COLOR_RE, is_hex_color
 
-COLOR_RE = re.compile(r"^#(?:[0-9a-fA-F]{6}|[0-9a-fA-F]{8})$")
+# A cursor colour as the room keeps it (crdt/presence.py checks with it too).
+COLOR_RE = HEX_COLOR_RE
 PALETTE = (
     "#e03131", "#2f9e44", "#1971c2", "#f08c00", "#9c36b5",
     "#0c8599", "#e8590c", "#6741d9", "#c2255c", "#5c940d",
@@ -186,7 +187,7 @@ def sanitise(state: Any, identity: Identity) -> dict[str, Any] | None:
     clean = dict(state)
     user = state.get("user")
     color = user.get("color") if isinstance(user, dict) else None
-    if not (isinstance(color, str) and COLOR_RE.match(color)):
+    if not is_hex_color(color):
         color = color_for(identity.user_id)
     clean["user"] = {"name": identity.name, "color": color}
     cursor = state.get("cursor")

@@ -8,7 +8,7 @@ from typing import Any
 from pycrdt import Doc
 
 from crdt import paths, protocol
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA
+from crdt.paths import DEFAULT_MAX_PATH_DATA
 
 
 def new_path_id() -> str:

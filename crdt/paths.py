@@ -12,120 +12,81 @@ import math
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Literal
 
 from pycrdt import Array, Doc, Map
 
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA, is_path_syntax
+from crdt.canonical import canonical, utf16
+from crdt.patterns import is_hex_color, is_path_syntax
 
 PATHS = "paths"
 FUTURE_SLACK_MS = 60_000
 MAX_WIDTH = 1000
+# The longest `d` a version may hold, in characters (docs/protocol.md §3, `MAX_PATH_DATA`);
+# the default of WHITEBOARD_MAX_PATH_DATA (server/config.py), which a server passes on.
+DEFAULT_MAX_PATH_DATA = 262_144
 
 _KEY = re.compile(r"[A-Za-z0-9_-]{1,64}")
-_COLOR = re.compile(r"#(?:[0-9A-Fa-f]{6}|[0-9A-Fa-f]{8})")
 _STROKE_FIELDS = frozenset({"d", "color", "width", "ts"})
 _TOMBSTONE_FIELDS = frozenset({"deleted", "ts"})
 
 
 @dataclass(frozen=True, slots=True)
-class PathEntry:
-    """A register's winning version, as stored in path rows and drawn in SVG."""
+class Stroke:
+    """A register whose winning version draws: as stored in path rows and drawn in SVG."""
 
+    deleted: ClassVar[Literal[False]] = False
     key: str
     ts: float
-    deleted: bool
-    d: str | None = None
-    color: str | None = None
-    width: float | None = None
+    d: str
+    color: str
+    width: float
 
 
-def paths_map(doc: Doc) -> Map:
-    return doc.get(PATHS, type=Map)
+@dataclass(frozen=True, slots=True)
+class Tombstone:
+    """A register whose winning version erased its stroke."""
+
+    deleted: ClassVar[Literal[True]] = True
+    # A path row has these columns for either kind; a tombstone leaves them empty.
+    d: ClassVar[None] = None
+    color: ClassVar[None] = None
+    width: ClassVar[None] = None
+    key: str
+    ts: float
 
 
-# -- canonical JSON, as JavaScript writes it -------------------------------------------------
-
-_JS_ESCAPES = {
-    '"': '\\"',
-    "\\": "\\\\",
-    "\b": "\\b",
-    "\f": "\\f",
-    "\n": "\\n",
-    "\r": "\\r",
-    "\t": "\\t",
-}
-# JSON.stringify escapes quotes, backslashes, control characters and lone
-# surrogates (ES2019 "well-formed JSON.stringify"); everything else, U+2028
-# and U+2029 included, is written raw.
-_JS_NEEDS_ESCAPE = re.compile(
-    r'["\\\x00-\x1f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]'
-)
+# A register's winning version (read_paths), tagged by `deleted`.
+PathEntry = Stroke | Tombstone
 
 
-def _js_escape(match: re.Match[str]) -> str:
-    char = match.group()
-    return _JS_ESCAPES.get(char) or f"\\u{ord(char):04x}"
+def path_entry(
+    *,
+    key: str,
+    ts: float,
+    deleted: bool,
+    d: str | None = None,
+    color: str | None = None,
+    width: float | None = None,
+) -> PathEntry:
+    """The entry a path row's columns describe.
+
+    A row that is not deleted but lacks a stroke field has nothing to draw:
+    it reads as a tombstone, which is how the export has always treated it.
+    """
+    if deleted or d is None or color is None or width is None:
+        return Tombstone(key=key, ts=ts)
+    return Stroke(key=key, ts=ts, d=d, color=color, width=width)
 
 
-def _js_string(text: str) -> str:
-    return '"' + _JS_NEEDS_ESCAPE.sub(_js_escape, text) + '"'
+def is_path_data(d: object, *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> bool:
+    """True if `d` is non-empty SVG 1.1 path data of at most `max_path_data` characters."""
+    return isinstance(d, str) and len(d) <= max_path_data and is_path_syntax(d)
 
 
-def _js_number(number: float) -> str:
-    """Number::toString (ECMA-262 §6.1.6.1.20) for a double, as JSON.stringify uses it."""
-    if not math.isfinite(number):
-        return "null"
-    if number == 0:
-        return "0"  # -0 too
-    # repr gives the shortest digits that round-trip, as JavaScript requires.
-    mantissa, _, exponent = repr(abs(number)).partition("e")
-    whole, _, fraction = mantissa.partition(".")
-    all_digits = whole + fraction
-    digits = all_digits.lstrip("0")
-    # The value is 0.<digits> * 10**point.
-    point = len(whole) + (int(exponent) if exponent else 0) - (len(all_digits) - len(digits))
-    digits = digits.rstrip("0")
-    k = len(digits)
-    sign = "-" if number < 0 else ""
-    if k <= point <= 21:
-        return sign + digits + "0" * (point - k)
-    if 0 < point <= 21:
-        return sign + digits[:point] + "." + digits[point:]
-    if -6 < point <= 0:
-        return sign + "0." + "0" * -point + digits
-    e = point - 1
-    mantissa = digits if k == 1 else digits[0] + "." + digits[1:]
-    return f"{sign}{mantissa}e{'+' if e >= 0 else '-'}{abs(e)}"
-
-
-def _utf16(text: str) -> bytes:
-    # Big-endian code units compare bytewise in JavaScript's string order.
-    return text.encode("utf-16-be", "surrogatepass")
-
-
-def _js_json(value: Any) -> str:
-    if value is None:
-        return "null"
-    if value is True:
-        return "true"
-    if value is False:
-        return "false"
-    if isinstance(value, str):
-        return _js_string(value)
-    if isinstance(value, int | float):
-        return _js_number(float(value))
-    if isinstance(value, dict):
-        keys = sorted(value, key=_utf16)
-        return "{" + ",".join(f"{_js_string(k)}:{_js_json(value[k])}" for k in keys) + "}"
-    if isinstance(value, list | tuple):
-        return "[" + ",".join(_js_json(item) for item in value) + "]"
-    raise TypeError(f"canonical JSON takes JSON values, not {type(value).__name__}")
-
-
-def canonical(version: dict[str, Any]) -> str:
-    """JSON text with sorted keys, no spaces, numbers as JavaScript's JSON.stringify writes them."""
-    return _js_json(version)
+def paths_map(doc: Doc[Any]) -> Map[Any]:
+    paths: Map[Any] = doc.get(PATHS, type=Map)
+    return paths
 
 
 # -- the last-write-wins order ---------------------------------------------------------------
@@ -136,7 +97,7 @@ def wins(a: dict[str, Any], b: dict[str, Any]) -> bool:
     ts_a, ts_b = float(a["ts"]), float(b["ts"])
     if ts_a != ts_b:
         return ts_a > ts_b
-    return _utf16(canonical(a)) > _utf16(canonical(b))
+    return utf16(canonical(a)) > utf16(canonical(b))
 
 
 def winner(versions: Iterable[dict[str, Any]]) -> dict[str, Any] | None:
@@ -191,13 +152,17 @@ def invalid_reason(
         if version["deleted"] is not True:
             return f"deleted must be true, got {version['deleted']!r:.80}"
         return None
+    return _stroke_invalid_reason(version, max_path_data)
+
+
+def _stroke_invalid_reason(version: dict[str, Any], max_path_data: int) -> str | None:
     d = version["d"]
     if isinstance(d, str) and len(d) > max_path_data:
         return f"d must be at most {max_path_data} characters, got {len(d)}"
     if not isinstance(d, str) or not is_path_syntax(d):
         return f"d must be SVG 1.1 path data, got {d!r:.80}"
     color = version["color"]
-    if not isinstance(color, str) or not _COLOR.fullmatch(color):
+    if not is_hex_color(color):
         return f"color must be #rrggbb or #rrggbbaa, got {color!r:.80}"
     width = _number(version["width"])
     if width is None or not 0 < width <= MAX_WIDTH:
@@ -233,7 +198,7 @@ def _as_written(value: Any) -> Any:
 
 
 def write_path(
-    doc: Doc,
+    doc: Doc[Any],
     key: str,
     value: dict[str, Any],
     *,
@@ -269,7 +234,7 @@ def write_path(
         _delete_indices(register, beaten)
 
 
-def _delete_indices(register: Array, indices: Iterable[int]) -> None:
+def _delete_indices(register: Array[Any], indices: Iterable[int]) -> None:
     """Delete the given indices, one range per run of neighbours, from the end."""
     runs: list[list[int]] = []
     for i in sorted(set(indices)):
@@ -281,27 +246,20 @@ def _delete_indices(register: Array, indices: Iterable[int]) -> None:
         del register[start:stop]
 
 
-def read_paths(doc: Doc, *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> list[PathEntry]:
+def read_paths(doc: Doc[Any], *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> list[PathEntry]:
     """Every register's winner among its valid versions (tombstones included), ordered by ts
     then key. A version whose `d` is longer than `max_path_data` is invalid: never read."""
-    entries = []
+    entries: list[PathEntry] = []
     for key, register in paths_map(doc).items():
         best = winner(_versions(key, register, max_path_data))
         if best is None:
             continue
+        ts = float(best["ts"])
         if "deleted" in best:
-            entries.append(PathEntry(key=key, ts=float(best["ts"]), deleted=True))
+            entries.append(Tombstone(key=key, ts=ts))
         else:
-            entries.append(
-                PathEntry(
-                    key=key,
-                    ts=float(best["ts"]),
-                    deleted=False,
-                    d=best["d"],
-                    color=best["color"],
-                    width=float(best["width"]),
-                )
-            )
+            width = float(best["width"])
+            entries.append(Stroke(key=key, ts=ts, d=best["d"], color=best["color"], width=width))
     entries.sort(key=lambda entry: (entry.ts, entry.key))
     return entries
 
@@ -322,7 +280,7 @@ def changed_keys(events: list[Any]) -> set[str]:
 
 
 def upkeep(
-    doc: Doc, keys: Iterable[str], *, now_ms: float, max_path_data: int = DEFAULT_MAX_PATH_DATA
+    doc: Doc[Any], keys: Iterable[str], *, now_ms: float, max_path_data: int = DEFAULT_MAX_PATH_DATA
 ) -> bool:
     """Clean the given registers; must run inside a transaction. Returns True if it changed any.
 
@@ -342,7 +300,7 @@ def upkeep(
     return changed
 
 
-def _upkeep_register(paths: Map, key: str, limit: float, max_path_data: int) -> bool:
+def _upkeep_register(paths: Map[Any], key: str, limit: float, max_path_data: int) -> bool:
     register = paths[key]
     if not isinstance(register, Array) or not _valid_key(key):
         del paths[key]

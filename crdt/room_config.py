@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA
+from crdt.paths import DEFAULT_MAX_PATH_DATA
 
 
 class RoomState(Enum):

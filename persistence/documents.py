@@ -13,8 +13,7 @@ from pycrdt import Doc, merge_updates
 from sqlalchemy import Engine, delete, insert, update
 from sqlmodel import Session, col, select
 
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA
-from crdt.paths import PathEntry, read_paths
+from crdt.paths import DEFAULT_MAX_PATH_DATA, PathEntry, path_entry, read_paths
 from crdt.ports import StoredDocument
 from persistence.db import full_raises_storage_full
 from persistence.log_writer import GroupCommitLog
@@ -145,7 +144,7 @@ class SqlDocumentStore:
                 .order_by(col(PathRecord.ts), col(PathRecord.key))
             ).all()
             return [
-                PathEntry(
+                path_entry(
                     key=r.key, ts=r.ts, deleted=r.deleted, d=r.d, color=r.color, width=r.width
                 )
                 for r in rows

@@ -30,7 +30,6 @@ from pycrdt import Array, Decoder, Doc, Subscription, merge_updates
 
 from crdt.paths import (
     FUTURE_SLACK_MS,
-    PathEntry,
     changed_keys,
     invalid_reason,
     paths_map,
@@ -39,6 +38,7 @@ from crdt.paths import (
     winner,
     write_path,
 )
+from crdt.paths import path_entry as PathEntry
 
 NOW = 1_764_100_000_000.0
 KEYS = ["k0", "k1", "k2"]

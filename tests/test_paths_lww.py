@@ -6,7 +6,6 @@ import pytest
 from pycrdt import Array, Doc
 
 from crdt.paths import (
-    PathEntry,
     canonical,
     paths_map,
     read_paths,
@@ -14,6 +13,7 @@ from crdt.paths import (
     wins,
     write_path,
 )
+from crdt.paths import path_entry as PathEntry
 
 
 def stroke(ts: float, *, d: str = "M 0 0 L 10 10", color: str = "#1e1e1e", width: float = 2.0):

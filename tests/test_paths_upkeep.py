@@ -5,9 +5,16 @@ from __future__ import annotations
 import pytest
 from pycrdt import Array, Doc, Map
 
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA
-from crdt.paths import FUTURE_SLACK_MS, changed_keys, paths_map, read_paths, upkeep, write_path
-from crdt.svg_export import export_svg
+from crdt.paths import (
+    DEFAULT_MAX_PATH_DATA,
+    FUTURE_SLACK_MS,
+    changed_keys,
+    paths_map,
+    read_paths,
+    upkeep,
+    write_path,
+)
+from crdt.svg import export_svg
 from tests.support.client import BoardClient
 from tests.support.servers import create_room, join_room
 

@@ -7,8 +7,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pycrdt import Doc
 
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA, is_path_data
-from crdt.paths import invalid_reason, paths_map, write_path
+from crdt.paths import DEFAULT_MAX_PATH_DATA, invalid_reason, is_path_data, paths_map, write_path
 from server.config import Settings
 
 STROKE = {"d": "M 10 10 L 20 20", "color": "#1e1e1e", "width": 2.0, "ts": 1764100000000.0}

@@ -9,9 +9,9 @@ from xml.etree.ElementTree import Element
 import pytest
 from defusedxml.ElementTree import fromstring
 
-from crdt.paths import PathEntry
+from crdt.paths import path_entry as PathEntry
 from crdt.svg import export_svg, import_svg
-from crdt.svg_pathdata import path_bounds
+from crdt.svg.pathdata import path_bounds
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "svg"
 NS = "{http://www.w3.org/2000/svg}"

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 from defusedxml.ElementTree import parse as defused_parse
 
-from crdt.pathdata import DEFAULT_MAX_PATH_DATA
-from crdt.paths import PathEntry, invalid_reason
+from crdt.paths import DEFAULT_MAX_PATH_DATA, invalid_reason
+from crdt.paths import path_entry as PathEntry
 from crdt.svg import ImportResult, export_svg, import_svg
-from crdt.svg_pathdata import path_bounds, split_subpaths
+from crdt.svg.geometry import split_subpaths
+from crdt.svg.pathdata import path_bounds
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "svg"
 SVG_NS = "http://www.w3.org/2000/svg"

@@ -5,10 +5,15 @@
 
 SvgError (HTTP 400) says why an upload was refused; SvgTooLarge (HTTP 413)
 carries the byte limit.
+
+Inside: safe_xml parses uploads; style, css, paint and lengths compute what
+an element looks like; shapes gives its geometry, geometry writes it as path
+data, pathdata reads path data and bounds it; importer and exporter put
+these together.
 """
 
-from .svg_export import export_svg
-from .svg_import import ImportResult, import_svg
-from .svg_xml import SvgError, SvgTooLarge
+from .exporter import export_svg
+from .importer import ImportResult, import_svg
+from .safe_xml import SvgError, SvgTooLarge
 
 __all__ = ["ImportResult", "SvgError", "SvgTooLarge", "export_svg", "import_svg"]

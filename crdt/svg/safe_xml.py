@@ -72,34 +72,32 @@ class _LimitedTreeBuilder(TreeBuilder):
         return super().end(tag)
 
 
-class _SvgXmlParser(DefusedXMLParser):
+def _svg_xml_parser(target: TreeBuilder) -> DefusedXMLParser:
     """defusedxml's parser, letting through only the inert standard SVG DOCTYPE."""
+    parser = DefusedXMLParser(
+        target=target, forbid_dtd=False, forbid_entities=True, forbid_external=True
+    )
+    parser.parser.StartDoctypeDeclHandler = _check_doctype
+    return parser
 
-    def __init__(self, target: TreeBuilder) -> None:
-        super().__init__(
-            target=target, forbid_dtd=False, forbid_entities=True, forbid_external=True
-        )
-        # (not `_doctype`: the stdlib parser keeps its own state under that name)
-        self.parser.StartDoctypeDeclHandler = self._check_doctype
 
-    @staticmethod
-    def _check_doctype(name: str, sysid: str | None, pubid: str | None, internal: int) -> None:
-        if internal:
-            raise SvgError(
-                "refused a DOCTYPE with an internal subset: DTD and entity declarations "
-                "are not accepted (they enable entity-expansion and XXE attacks)"
-            )
-        standard = (
-            name == "svg"
-            and pubid in _SVG_PUBLIC_IDS
-            and (sysid is None or sysid.startswith(_SVG_SYSTEM_ID_PREFIXES))
+def _check_doctype(name: str, sysid: str | None, pubid: str | None, internal: int) -> None:
+    if internal:
+        raise SvgError(
+            "refused a DOCTYPE with an internal subset: DTD and entity declarations "
+            "are not accepted (they enable entity-expansion and XXE attacks)"
         )
-        if not standard:
-            raise SvgError(
-                "refused a DOCTYPE referring to an external DTD "
-                f"(name {name!r}, public id {pubid!r}, system id {sysid!r}); "
-                "only the standard W3C SVG document type is accepted"
-            )
+    standard = (
+        name == "svg"
+        and pubid in _SVG_PUBLIC_IDS
+        and (sysid is None or sysid.startswith(_SVG_SYSTEM_ID_PREFIXES))
+    )
+    if not standard:
+        raise SvgError(
+            "refused a DOCTYPE referring to an external DTD "
+            f"(name {name!r}, public id {pubid!r}, system id {sysid!r}); "
+            "only the standard W3C SVG document type is accepted"
+        )
 
 
 def local_name(tag: object) -> tuple[str | None, str]:
@@ -123,10 +121,10 @@ def parse_svg_xml(
         if size > max_bytes:
             raise SvgTooLarge(max_bytes, size)
     builder = _LimitedTreeBuilder(max_elements=max_elements, max_depth=max_depth)
-    parser = _SvgXmlParser(builder)
+    parser = _svg_xml_parser(builder)
     try:
         parser.feed(data)
-        root = parser.close()
+        root: Element = parser.close()
     except ParseError as e:
         raise SvgError(f"not well-formed XML: {e}") from None
     except DefusedXmlException as e:

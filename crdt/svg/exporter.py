@@ -16,9 +16,10 @@ from typing import Any
 from xml.etree.ElementTree import Element
 from xml.sax.saxutils import escape, quoteattr
 
-from .paths import PathEntry, invalid_reason
-from .svg_pathdata import path_bounds
-from .svg_xml import SVG_NS, WHITEBOARD_NS, local_name
+from crdt.paths import PathEntry, Stroke, invalid_reason
+
+from .pathdata import path_bounds
+from .safe_xml import SVG_NS, WHITEBOARD_NS, local_name
 
 MARGIN = 16  # user units around the drawing
 EMPTY_VIEWBOX = (0, 0, 800, 600)
@@ -33,7 +34,9 @@ _NOT_XML_CHAR_RE = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010
 
 def export_svg(entries: Iterable[PathEntry], *, title: str | None = None) -> str:
     """The board as SVG text: live strokes ordered by ts then key, tombstones left out."""
-    live = sorted((e for e in entries if _drawable(e)), key=lambda e: (e.ts, e.key))
+    live = sorted(
+        (e for e in entries if isinstance(e, Stroke) and _drawable(e)), key=lambda e: (e.ts, e.key)
+    )
     x0, y0, x1, y1 = _fit(live)
     w, h = x1 - x0, y1 - y0
     # `d` is in each <path> verbatim; the metadata completes the versions, in order.
@@ -50,21 +53,21 @@ def export_svg(entries: Iterable[PathEntry], *, title: str | None = None) -> str
         f'<metadata><wb:paths xmlns:wb="{WHITEBOARD_NS}">{escape(payload)}</wb:paths></metadata>\n'
     )
     for e in live:
-        color, opacity = _split_alpha(str(e.color))
+        color, opacity = _split_alpha(e.color)
         opacity = f' stroke-opacity="{opacity}"' if opacity else ""
         out.append(
             f'<path d={_attr(e.d)} fill="none" stroke={_attr(color)}{opacity} '
-            f'stroke-width="{_num(float(e.width))}" '  # type: ignore[arg-type]
+            f'stroke-width="{_num(float(e.width))}" '
             'stroke-linecap="round" stroke-linejoin="round"/>\n'
         )
     out.append("</svg>\n")
     return "".join(out)
 
 
-def _drawable(e: PathEntry) -> bool:
+def _drawable(e: Stroke) -> bool:
+    # Entries also come from stored rows: their types are checked, not trusted.
     return (
-        not e.deleted
-        and isinstance(e.d, str)
+        isinstance(e.d, str)
         and isinstance(e.color, str)
         and isinstance(e.width, int | float)
         and not isinstance(e.width, bool)
@@ -73,15 +76,15 @@ def _drawable(e: PathEntry) -> bool:
     )
 
 
-def _fit(live: list[PathEntry]) -> tuple[int, int, int, int]:
+def _fit(live: list[Stroke]) -> tuple[int, int, int, int]:
     """Whole-unit viewBox corners around every stroke's path bounds plus half its width."""
     x0 = y0 = math.inf
     x1 = y1 = -math.inf
     for e in live:
-        b = path_bounds(e.d)  # type: ignore[arg-type]
+        b = path_bounds(e.d)
         if b is None:
             continue
-        half = e.width / 2  # type: ignore[operator]
+        half = e.width / 2
         x0, y0 = min(x0, b[0] - half), min(y0, b[1] - half)
         x1, y1 = max(x1, b[2] + half), max(y1, b[3] + half)
     if x0 > x1 or not all(math.isfinite(v) for v in (x0, y0, x1, y1)):
