@@ -6,6 +6,7 @@ raise their own errors; the routes turn those into HTTP answers (server/api/room
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass
@@ -18,8 +19,10 @@ from anyio import to_thread
 from crdt.boards import board_state
 from crdt.svg import import_svg
 from persistence.rooms import RoomInfo
-from persistence.state import RealtimeState
+from persistence.state import RealtimeState, StateUnavailable
 from server.auth import TokenService
+
+log = logging.getLogger("whiteboard.create_room")
 
 
 class RoomRecords(Protocol):
@@ -103,10 +106,19 @@ async def create_room(
     except BaseException:
         # Shielded: a cancelled request must not keep counting a room that does not exist.
         with anyio.CancelScope(shield=True):
-            await state.release_claim(room_id)
+            await _give_back(state, room_id)
         raise
     member = await let_in(room.id, name, records=records, tokens=tokens)
     return CreatedRoom(room, member, imported, skipped)
+
+
+async def _give_back(state: RealtimeState, room_id: str) -> None:
+    try:
+        await state.release_claim(room_id)
+    except StateUnavailable as exc:
+        # The claim lapses by itself after the live window; the caller hears what went wrong
+        # first (the import or the database), not this.
+        log.warning("giving back a room slot failed", extra={"room": room_id, "error": str(exc)})
 
 
 async def let_in(
