@@ -29,6 +29,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO
 
+from persistence.migrate import known_revisions
+
 # The tables a whiteboard database has (persistence/models.py, plus Alembic's version row).
 REQUIRED_TABLES = ("room", "path", "user_session", "doc_update", "doc_snapshot", "alembic_version")
 BACKUP_NAME = re.compile(r"^whiteboard-\d{8}T\d{12}Z(-\d+)?\.db$")
@@ -44,6 +46,10 @@ class BackupError(Exception):
 
 class DatabaseInUse(BackupError):
     """A server (or another restore) holds the database."""
+
+
+# What the offline commands report as one line for the operator, rather than a traceback.
+REPORTABLE_ERRORS: tuple[type[Exception], ...] = (BackupError, OSError, sqlite3.Error)
 
 
 class BackupSkipped(BackupError):
@@ -173,7 +179,7 @@ def _copy_bytes(db_path: Path) -> int:
 
 def _pages_in_use_bytes(conn: sqlite3.Connection) -> int:
     page_size, pages, free = (
-        conn.execute(f"PRAGMA {name}").fetchone()[0]
+        int(conn.execute(f"PRAGMA {name}").fetchone()[0])
         for name in ("page_size", "page_count", "freelist_count")
     )
     return (pages - free) * page_size
@@ -295,6 +301,15 @@ def schema_revision(path: Path) -> str | None:
         conn.close()
 
 
+def check_restorable(path: Path) -> None:
+    """Raise BackupError unless `path` is a sound whiteboard database of a schema we know."""
+    check_database(path)
+    revision = schema_revision(path)
+    if revision not in known_revisions():
+        raise BackupError(f"{path} has schema revision {revision!r}, which this version of the "
+                          "server does not know (made by a newer one?)")
+
+
 # -- rotation ------------------------------------------------------------------------------
 
 
@@ -355,7 +370,7 @@ def hold_shared(db_path: Path) -> IO[bytes]:
     Keep the returned file open for as long as the lock should be held.
     """
     db_path.parent.mkdir(parents=True, exist_ok=True)
-    f = open(lock_path(db_path), "ab")  # held until the process ends
+    f = open(lock_path(db_path), "ab")  # noqa: SIM115 (held until the process ends)
     try:
         fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
     except BlockingIOError:

@@ -6,8 +6,11 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import Engine, create_engine, event
+import anyio
+from anyio import to_thread
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
@@ -37,6 +40,16 @@ def sqlite_path(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def sqlite_file(url: str) -> Path | None:
+    """The SQLite database file a configured URL names; None for any other database."""
+    return sqlite_path(normalise_url(url))
+
+
+def backend_name(url: str) -> str:
+    """The kind of database a configured URL names: `sqlite`, `postgresql`, ..."""
+    return make_url(normalise_url(url)).get_backend_name()
+
+
 def create_db_engine(url: str) -> Engine:
     url = normalise_url(url)
     path = sqlite_path(url)
@@ -53,7 +66,7 @@ def create_db_engine(url: str) -> Engine:
     return create_engine(url, pool_pre_ping=True, pool_size=8, max_overflow=8)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     # NORMAL in WAL mode loses nothing on a process crash (kill -9), only on power loss.
@@ -61,6 +74,22 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+async def database_answers(engine: Engine, *, within_s: float = 5) -> bool:
+    """Whether the database runs a trivial query within `within_s` (for readiness checks)."""
+
+    def ping() -> bool:
+        try:
+            with engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            return True
+        except Exception:  # whatever the driver raises, the answer is "not ready"
+            return False
+
+    with anyio.move_on_after(within_s):
+        return await to_thread.run_sync(ping)
+    return False
 
 
 @contextmanager

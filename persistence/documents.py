@@ -6,6 +6,8 @@ history when squashing without compression callbacks, and failing to load with t
 
 from __future__ import annotations
 
+from typing import Any
+
 import anyio
 from anyio import to_thread
 from anyio.abc import TaskStatus
@@ -105,7 +107,7 @@ class SqlDocumentStore:
                 snap.upto_seq = max([snap.upto_seq, *covered_seqs])
                 snap.created_at = utcnow()
             session.add(snap)
-            doc: Doc = Doc()
+            doc: Doc[Any] = Doc()
             doc.apply_update(snap.state)
             entries = read_paths(doc, max_path_data=self._max_path_data)
             session.exec(delete(PathRecord).where(col(PathRecord.room_id) == room_id))

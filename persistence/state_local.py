@@ -6,23 +6,16 @@ import math
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 
 import anyio
+from anyio.abc import TaskStatus
 
 from crdt.ports import PresenceEntry, RelayMessage
-
-
-@dataclass(frozen=True, slots=True)
-class RoomClaim:
-    """The answer to "may this IP create one more room?"."""
-
-    allowed: bool
-    retry_after_s: int = 0
+from persistence.state import RoomClaim
 
 
 class LocalState:
-    """Presence, room liveness and per-IP room counts in this process's memory.
+    """The RealtimeState of one process: presence, liveness and per-IP counts in memory.
 
     With one process there are no other processes to relay to, so the relay is silent.
     """
@@ -41,8 +34,11 @@ class LocalState:
     async def healthy(self) -> bool:
         return True
 
-    async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         task_status.started()
+
+    async def aclose(self) -> None:
+        return None
 
     # -- per-IP room counts ----------------------------------------------------------------
 

@@ -14,18 +14,19 @@ import logging
 import math
 import time
 import uuid
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import anyio
+from anyio.abc import TaskStatus
 from anyio.streams.memory import MemoryObjectSendStream
 from redis import asyncio as aioredis
 from redis.exceptions import RedisError
 
 from crdt.ports import PresenceEntry, RelayKind, RelayMessage
-from persistence.state_local import RoomClaim
+from persistence.state import RoomClaim, StateUnavailable
 
 log = logging.getLogger("whiteboard.redis")
 
@@ -82,6 +83,15 @@ return 1
 """
 
 
+@contextmanager
+def _reaching_redis() -> Iterator[None]:
+    """Redis's own errors (and a broken socket) become the port's StateUnavailable."""
+    try:
+        yield
+    except (RedisError, OSError) as exc:
+        raise StateUnavailable(f"Redis: {exc}") from exc
+
+
 @dataclass
 class _Subscription:
     last_id: bytes | None  # None: not known yet (Redis was down when we subscribed)
@@ -89,7 +99,7 @@ class _Subscription:
 
 
 class RedisState:
-    """Presence, liveness, per-IP counts and the relay, shared by every process."""
+    """The RealtimeState shared by every process: presence, liveness, per-IP counts, relay."""
 
     name = "redis"
 
@@ -133,35 +143,40 @@ class RedisState:
 
     async def claim_room(self, *, ip: str, room_id: str, limit: int) -> RoomClaim:
         now = time.time()
-        allowed, oldest = await self._claim(
-            keys=[self._key("ip", ip, "rooms"), self._key("room", room_id, "meta")],
-            args=[now, self._live_window_s, limit, room_id, ip, self._ttl],
-        )
+        with _reaching_redis():
+            allowed, oldest = await self._claim(
+                keys=[self._key("ip", ip, "rooms"), self._key("room", room_id, "meta")],
+                args=[now, self._live_window_s, limit, room_id, ip, self._ttl],
+            )
         if allowed:
             return RoomClaim(True)
         return RoomClaim(False, max(1, math.ceil(float(oldest) + self._live_window_s - now)))
 
     async def release_claim(self, room_id: str) -> None:
-        await self._freed(args=[self._prefix, room_id, self.process_id])
+        with _reaching_redis():
+            await self._freed(args=[self._prefix, room_id, self.process_id])
 
     # -- PresenceStore ---------------------------------------------------------------------
 
     async def set_users(self, room_id: str, users: list[PresenceEntry]) -> list[PresenceEntry]:
         self._local_users[room_id] = list(users)
         payload = json.dumps([_entry_to_json(u) for u in users])
-        async with self._redis.pipeline(transaction=False) as pipe:
-            # Entries outlive a process only by this TTL: a dead process drops out of presence.
-            pipe.set(self._key("room", room_id, "presence", self.process_id), payload,
-                     px=self._presence_ttl_ms)
-            pipe.sadd(self._key("room", room_id, "presence"), self.process_id)
-            pipe.expire(self._key("room", room_id, "presence"), self._ttl)
-            await pipe.execute()
+        with _reaching_redis():
+            async with self._redis.pipeline(transaction=False) as pipe:
+                # Entries outlive a process only by this TTL: a dead process drops out of
+                # presence.
+                pipe.set(self._key("room", room_id, "presence", self.process_id), payload,
+                         px=self._presence_ttl_ms)
+                pipe.sadd(self._key("room", room_id, "presence"), self.process_id)
+                pipe.expire(self._key("room", room_id, "presence"), self._ttl)
+                await pipe.execute()
         everyone = await self.users(room_id)
-        await self._redis.hset(
-            self._key("room", room_id, "meta"),
-            "active_users",
-            len({user.user_id for user in everyone}),
-        )
+        with _reaching_redis():
+            await self._redis.hset(
+                self._key("room", room_id, "meta"),
+                "active_users",
+                len({user.user_id for user in everyone}),
+            )
         return everyone
 
     async def users(self, room_id: str) -> list[PresenceEntry]:
@@ -182,11 +197,13 @@ class RedisState:
 
     async def rooms_live(self, room_ids: list[str]) -> None:
         if room_ids:
-            await self._live(args=[self._prefix, time.time(), self._ttl, *room_ids])
+            with _reaching_redis():
+                await self._live(args=[self._prefix, time.time(), self._ttl, *room_ids])
 
     async def room_freed(self, room_id: str) -> None:
         self._local_users.pop(room_id, None)
-        await self._freed(args=[self._prefix, room_id, self.process_id])
+        with _reaching_redis():
+            await self._freed(args=[self._prefix, room_id, self.process_id])
 
     # -- Relay -----------------------------------------------------------------------------
 
@@ -218,10 +235,10 @@ class RedisState:
                 pipe.expire(stream, self._ttl)
                 pipe.hset(self._key("room", room_id, "meta"), "last_activity_at", time.time())
                 await pipe.execute()
-        except (RedisError, OSError):
+        except (RedisError, OSError) as exc:
             # Something of ours is missing elsewhere: the announcer asks the others to reload.
             self._publish_failed.add(room_id)
-            raise
+            raise StateUnavailable(f"Redis: {exc}") from exc
 
     def _fields(self, message: RelayMessage) -> dict[Any, Any]:
         return {
@@ -231,7 +248,7 @@ class RedisState:
             "p": message.payload,
         }
 
-    async def run(self, *, task_status=anyio.TASK_STATUS_IGNORED) -> None:
+    async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
         """The relay: a reader over every subscribed room's stream, and a resync announcer."""
         async with anyio.create_task_group() as tg:
             tg.start_soon(self._announce_resyncs)
@@ -298,7 +315,7 @@ class RedisState:
             self._publish_failed.add(room_id)  # our next publish tells the others too
             self._deliver(sub, RelayMessage(RelayKind.RESYNC))
 
-    def _dispatch(self, result) -> None:
+    def _dispatch(self, result: Any) -> None:
         prefix_len = len(self._key("room", ""))
         for stream, entries in result or []:
             room_id = stream.decode()[prefix_len:].rsplit(":", 1)[0]
@@ -329,7 +346,7 @@ def _text(value: Any) -> str:
     return value.decode() if isinstance(value, bytes) else str(value)
 
 
-def _entry_to_json(entry: PresenceEntry) -> dict:
+def _entry_to_json(entry: PresenceEntry) -> dict[str, Any]:
     return {
         "id": entry.user_id,
         "name": entry.name,
@@ -339,7 +356,7 @@ def _entry_to_json(entry: PresenceEntry) -> dict:
     }
 
 
-def _entry_from_json(item: dict) -> PresenceEntry:
+def _entry_from_json(item: dict[str, Any]) -> PresenceEntry:
     cursor = item.get("cursor")
     return PresenceEntry(
         user_id=item["id"],

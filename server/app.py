@@ -5,23 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 
 import anyio
 from anyio import to_thread
 from fastapi import FastAPI
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy import Engine, text
 from starlette.middleware.cors import CORSMiddleware
 
 from crdt.ports import RoomPorts
 from crdt.room import RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
-from persistence.db import create_db_engine
+from persistence.db import backend_name, create_db_engine, database_answers, sqlite_file
 from persistence.documents import SqlDocumentStore
 from persistence.migrate import migrate
+from persistence.realtime import open_realtime_state
 from persistence.rooms import RoomRepository
-from persistence.state_local import LocalState
-from persistence.state_redis import RedisState
+from persistence.state import RealtimeState
 from server import ws
 from server.api import export, health, pages, rooms
 from server.api.security import SecurityHeaders, validation_error
@@ -68,36 +68,16 @@ def manager_config(settings: Settings) -> ManagerConfig:
     )
 
 
-def realtime_state(settings: Settings) -> LocalState | RedisState:
-    """Redis when configured (several processes), else this process's memory."""
+def realtime_state(settings: Settings) -> RealtimeState:
+    """Shared by several processes when configured, else this process's memory."""
     # A room counts against its creator's IP while it is live: loaded somewhere, or created
     # and not yet idle for the clean-up time.
-    window = settings.room_idle_s + 60
-    if settings.redis_url:
-        return RedisState(
-            settings.redis_url,
-            prefix=settings.redis_prefix,
-            live_window_s=window,
-            presence_ttl_s=settings.presence_ttl_s,
-        )
-    return LocalState(live_window_s=window)
-
-
-def _database_probe(engine: Engine):
-    def ping() -> bool:
-        try:
-            with engine.connect() as conn:
-                conn.execute(text("SELECT 1"))
-            return True
-        except Exception:
-            return False
-
-    async def database_ok() -> bool:
-        with anyio.move_on_after(5):
-            return await to_thread.run_sync(ping)
-        return False
-
-    return database_ok
+    return open_realtime_state(
+        settings.realtime_state_url,
+        prefix=settings.realtime_state_prefix,
+        live_window_s=settings.room_idle_s + 60,
+        presence_ttl_s=settings.presence_ttl_s,
+    )
 
 
 # Below this many open files a busy server runs out of sockets (each client holds one).
@@ -149,6 +129,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         raise_open_files_limit()
+        database = backend_name(settings.database_url)
         engine = create_db_engine(settings.database_url)
         if run_migrations:
             await to_thread.run_sync(migrate, engine)
@@ -167,7 +148,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             store=store,
             rooms=manager,
             state=state,
-            database_ok=_database_probe(engine),
+            database_ok=partial(database_answers, engine),
         )
         services.metrics = build_registry(services)
         app.state.services = services
@@ -176,15 +157,17 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
                 await tg.start(state.run)
                 await tg.start(store.run)
                 await tg.start(manager.run)
-                await tg.start(run_backups, settings, engine)
-                log.info("server ready", extra={"database": engine.url.get_backend_name(),
+                await tg.start(partial(
+                    run_backups, settings, db_path=sqlite_file(settings.database_url),
+                    backend=database,
+                ))
+                log.info("server ready", extra={"database": database,
                                                 "realtime_state": state.name})
                 yield
                 tg.cancel_scope.cancel()
         finally:
-            if isinstance(state, RedisState):
-                with anyio.CancelScope(shield=True):
-                    await state.aclose()
+            with anyio.CancelScope(shield=True):
+                await state.aclose()
             engine.dispose()
             log.info("server stopped")
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,8 +16,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from persistence.backup import DatabaseInUse
-    from persistence.db import create_db_engine
-    from persistence.migrate import migrate
+    from persistence.migrate import migrate_database
     from server.app import create_app
     from server.logs import configure_logging
     from server.shutdown import GRACE_S, GracefulServer, close_rooms_of
@@ -31,11 +31,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     except DatabaseInUse as exc:
         print(f"whiteboard serve: {exc}", file=sys.stderr)
         return 1
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
+    migrate_database(settings.database_url)
     app = create_app(settings, run_migrations=False)
     _tune_garbage_collector()
     config = uvicorn.Config(
@@ -54,10 +50,8 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     # SIGTERM or Ctrl-C: the rooms finish their batches and close with 1012 before uvicorn
     # closes what is left; a second signal exits at once (server/shutdown.py).
     server = GracefulServer(config, before_shutdown=close_rooms_of(app))
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # as uvicorn.run: a normal stop
         server.run()
-    except KeyboardInterrupt:  # as uvicorn.run: a Ctrl-C stop is a normal one
-        pass
     # After SIGTERM, uvicorn re-raises it once stopped: the process ends by that signal.
     return 0 if server.started else 3  # 3: uvicorn's "startup failed"
 
@@ -78,15 +72,10 @@ def _tune_garbage_collector() -> None:
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
-    from persistence.db import create_db_engine
-    from persistence.migrate import migrate
+    from persistence.migrate import migrate_database
 
     _hold_database(settings)
-    engine = create_db_engine(settings.database_url)
-    try:
-        migrate(engine)
-    finally:
-        engine.dispose()
+    migrate_database(settings.database_url)
     print("database is at the latest schema")
     return 0
 
@@ -100,9 +89,9 @@ def _hold_database(settings: Settings) -> None:
     Raises DatabaseInUse while a restore holds the database.
     """
     from persistence.backup import hold_shared
-    from persistence.db import normalise_url, sqlite_path
+    from persistence.db import sqlite_file
 
-    db_path = sqlite_path(normalise_url(settings.database_url))
+    db_path = sqlite_file(settings.database_url)
     if db_path is not None:
         _held.append(hold_shared(db_path))
 
@@ -131,17 +120,18 @@ class _Progress:
             print(file=sys.stderr)
 
 
-def _reporting(command: str, run: Callable[[argparse.Namespace, Settings], int]):
+Command = Callable[[argparse.Namespace, Settings], int]
+
+
+def _reporting(command: str, run: Command) -> Command:
     """Expected failures end as one line on stderr and exit status 1, without a traceback."""
 
     def wrapper(args: argparse.Namespace, settings: Settings) -> int:
-        import sqlite3
-
-        from persistence.backup import BackupError
+        from persistence.backup import REPORTABLE_ERRORS
 
         try:
             return run(args, settings)
-        except (BackupError, OSError, sqlite3.Error) as exc:
+        except REPORTABLE_ERRORS as exc:
             print(f"whiteboard {command}: {exc}", file=sys.stderr)
             return 1
 
@@ -149,14 +139,12 @@ def _reporting(command: str, run: Callable[[argparse.Namespace, Settings], int])
 
 
 def _sqlite_database(settings: Settings, command: str) -> Path:
-    from sqlalchemy.engine import make_url
-
     from persistence.backup import BackupError
-    from persistence.db import normalise_url, sqlite_path
+    from persistence.db import backend_name, sqlite_file
 
-    db_path = sqlite_path(normalise_url(settings.database_url))
+    db_path = sqlite_file(settings.database_url)
     if db_path is None:
-        backend = make_url(normalise_url(settings.database_url)).get_backend_name()
+        backend = backend_name(settings.database_url)
         if backend == "postgresql":
             raise BackupError(f"{command} is for SQLite databases; for PostgreSQL use pg_dump "
                               "and pg_restore (or base backups with WAL archiving)")
@@ -190,22 +178,8 @@ def _backup(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _check_restorable(path: Path) -> None:
-    from alembic.script import ScriptDirectory
-
-    from persistence.backup import BackupError, check_database, schema_revision
-    from persistence.migrate import alembic_config
-
-    check_database(path)
-    revision = schema_revision(path)
-    known = {s.revision for s in ScriptDirectory.from_config(alembic_config("")).walk_revisions()}
-    if revision not in known:
-        raise BackupError(f"{path} has schema revision {revision!r}, which this version of the "
-                          "server does not know (made by a newer one?)")
-
-
 def _restore(args: argparse.Namespace, settings: Settings) -> int:
-    from persistence.backup import BackupError, restore
+    from persistence.backup import BackupError, check_restorable, restore
 
     db_path = _sqlite_database(settings, "restore")
     source = Path(args.path)
@@ -214,7 +188,7 @@ def _restore(args: argparse.Namespace, settings: Settings) -> int:
     print(f"whiteboard restore: checking {source}", file=sys.stderr)
     progress = _Progress("restoring")
     try:
-        info = restore(source, db_path, progress=progress, check=_check_restorable)
+        info = restore(source, db_path, progress=progress, check=check_restorable)
     finally:
         progress.done()
     kept = f"; the previous database is kept as {info.replaced}" if info.replaced else ""
@@ -286,8 +260,9 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # pydantic's ValidationError: a bad WHITEBOARD_* value
         print(f"whiteboard: bad configuration: {exc}", file=sys.stderr)
         return 2
+    run: Command = args.run
     try:
-        return args.run(args, settings)
+        return run(args, settings)
     except KeyboardInterrupt:
         return 130
 

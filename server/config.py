@@ -1,4 +1,8 @@
-"""Settings: every WHITEBOARD_* variable of docs/protocol.md §4, built once by the caller."""
+"""Settings: the WHITEBOARD_* environment variables, read when a Settings is built.
+
+The CLI builds one and passes it down (`create_app(settings)`); the environment is not read
+anywhere else, so a test or an embedding program may pass its own instead.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,19 @@ DEFAULT_DATABASE_URL = "sqlite:///./data/whiteboard.db"
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="WHITEBOARD_", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_prefix="WHITEBOARD_", extra="ignore", populate_by_name=True
+    )
 
     database_url: str = DEFAULT_DATABASE_URL
-    redis_url: str | None = None
-    redis_prefix: str = "whiteboard"
+    # Where the real-time state is shared between processes; unset: this process's memory.
+    # The variables keep the names of the one back-end there is (docs/protocol.md §4).
+    realtime_state_url: str | None = Field(
+        default=None, validation_alias="WHITEBOARD_REDIS_URL"
+    )
+    realtime_state_prefix: str = Field(
+        default="whiteboard", validation_alias="WHITEBOARD_REDIS_PREFIX"
+    )
     jwt_secret: str | None = None
     jwt_algorithm: str = "HS256"
     token_ttl_s: int = Field(default=86400, gt=0)

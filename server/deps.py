@@ -1,4 +1,4 @@
-"""FastAPI dependencies: the wired services, the client IP, the current token."""
+"""FastAPI dependencies: the wired services, the room id, the client IP, the current token."""
 
 from __future__ import annotations
 
@@ -6,41 +6,59 @@ import ipaddress
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from prometheus_client import CollectorRegistry
+from starlette.applications import Starlette
 
 from crdt.errors import AuthError
+from crdt.ports import DocumentStore
 from crdt.rooms import RoomManager
-from persistence.documents import SqlDocumentStore
-from persistence.rooms import RoomRepository
-from persistence.state_local import LocalState
-from persistence.state_redis import RedisState
+from persistence.state import RealtimeState
 from server.auth import TokenClaims, TokenService
 from server.config import Settings
+from server.rooms_service import RoomRecords
 
 ROOM_NOT_FOUND = "Room not found"
 
 
 @dataclass
 class Services:
+    """What create_app wired, as the ports the routes and the websocket endpoint use."""
+
     settings: Settings
     tokens: TokenService
-    repository: RoomRepository
-    store: SqlDocumentStore
+    repository: RoomRecords
+    store: DocumentStore
     rooms: RoomManager
-    state: LocalState | RedisState
+    state: RealtimeState
     database_ok: Callable[[], Awaitable[bool]]
     metrics: CollectorRegistry = field(default_factory=CollectorRegistry)
 
 
-def services_of(app) -> Services:
-    return app.state.services
+def services_of(app: Starlette) -> Services:
+    services: Services = app.state.services
+    return services
 
 
 def get_services(request: Request) -> Services:
     return services_of(request.app)
+
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+
+
+def room_id_in_path(room_id: str) -> str | None:
+    """The path's room id in its canonical (lower-case) form; None when it is not one.
+
+    None is answered like an unknown room, after the token checks (docs/protocol.md §1).
+    """
+    return room_id.lower() if is_room_id(room_id) else None
+
+
+RoomId = Annotated[str | None, Depends(room_id_in_path)]
 
 
 def is_room_id(value: str) -> bool:
@@ -70,23 +88,26 @@ def _claims_for(room_id: str, token: str | None, services: Services) -> TokenCla
     return claims
 
 
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
 def room_claims(
-    room_id: str,
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    services: Services = Depends(get_services),
+    room_id: str, credentials: BearerCredentials, services: ServicesDep
 ) -> TokenClaims:
     return _claims_for(room_id, credentials.credentials if credentials else None, services)
 
 
 def room_claims_or_query(
-    room_id: str,
-    request: Request,
-    credentials: HTTPAuthorizationCredentials | None = Depends(_bearer),
-    services: Services = Depends(get_services),
+    room_id: str, request: Request, credentials: BearerCredentials, services: ServicesDep
 ) -> TokenClaims:
     """Bearer header, or `?token=` so that a plain link can download the export."""
     token = credentials.credentials if credentials else request.query_params.get("token")
     return _claims_for(room_id, token, services)
+
+
+# The claims of a valid token for the room in the path (401 and 403 otherwise).
+RoomToken = Annotated[TokenClaims, Depends(room_claims)]
+RoomTokenOrQuery = Annotated[TokenClaims, Depends(room_claims_or_query)]
 
 
 def client_ip(request: Request, trusted_proxies: list[str]) -> str:

@@ -120,24 +120,7 @@ class RedactingFilter(logging.Filter):
             record.msg = redact_value(record.msg)
             record.args = None
         else:
-            try:
-                original = record.getMessage()
-            except Exception:  # mismatched arguments: logging would print them raw
-                record.msg, record.args = redact(f"{record.msg!r} % {record.args!r}"), None
-                original = record.msg
-            if isinstance(record.args, Mapping):
-                args: Any = redact_value(record.args)
-            elif isinstance(record.args, tuple):
-                args = tuple(redact_url(a) if isinstance(a, str) else a for a in record.args)
-            else:
-                args = record.args
-            try:
-                message = str(record.msg) % args if args else str(record.msg)
-            except Exception:
-                message = original
-            message = redact(message)
-            if message != original or not isinstance(record.msg, str):
-                record.msg, record.args = message, None
+            self._redact_message(record)
         # The event's fields, uvicorn's color_message, a message an earlier formatting left.
         for name, value in list(vars(record).items()):
             if name not in _RECORD:
@@ -148,6 +131,27 @@ class RedactingFilter(logging.Filter):
             record.exc_text = redact(record.exc_text)
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
+
+    @staticmethod
+    def _redact_message(record: logging.LogRecord) -> None:
+        try:
+            original = record.getMessage()
+        except Exception:  # mismatched arguments: logging would print them raw
+            record.msg, record.args = redact(f"{record.msg!r} % {record.args!r}"), None
+            original = record.msg
+        if isinstance(record.args, Mapping):
+            args: Any = redact_value(record.args)
+        elif isinstance(record.args, tuple):
+            args = tuple(redact_url(a) if isinstance(a, str) else a for a in record.args)
+        else:
+            args = record.args
+        try:
+            message = str(record.msg) % args if args else str(record.msg)
+        except Exception:
+            message = original
+        message = redact(message)
+        if message != original or not isinstance(record.msg, str):
+            record.msg, record.args = message, None
 
 
 class KeyValueFormatter(logging.Formatter):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
-from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 if TYPE_CHECKING:
     from server.deps import Services
@@ -32,7 +33,7 @@ class _CoreCollector:
     def __init__(self, services: Services) -> None:
         self._services = services
 
-    def collect(self):
+    def collect(self) -> Iterator[Metric]:
         manager = self._services.rooms
         rooms = manager.live_rooms()
         yield GaugeMetricFamily("whiteboard_rooms_live", "Rooms in memory", value=len(rooms))

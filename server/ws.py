@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 import anyio
@@ -36,7 +37,7 @@ class AsgiTransport:
         message = await self._receive()
         if message["type"] != "websocket.receive":  # websocket.disconnect
             raise ConnectionClosed
-        data = message.get("bytes")
+        data: bytes | None = message.get("bytes")
         if data is None:
             raise ProtocolError("text frames are not part of the protocol; send binary frames")
         return data
@@ -49,12 +50,11 @@ class AsgiTransport:
 
     async def close(self, code: int, reason: str) -> None:
         if self._ws.application_state == WebSocketState.CONNECTED:
-            try:
+            # Any of these: the peer is already gone.
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
                 await self._ws.close(
                     code=code, reason=reason.encode()[:120].decode(errors="ignore")
                 )
-            except (WebSocketDisconnect, RuntimeError, OSError):
-                pass  # the peer is already gone
 
 
 async def room_socket(scope: Scope, receive: Receive, send: Send) -> None:
@@ -65,6 +65,7 @@ async def room_socket(scope: Scope, receive: Receive, send: Send) -> None:
     transport = AsgiTransport(websocket, receive, send)
     # Accept first: a close code can only be sent on an accepted websocket.
     await websocket.accept()
+    closing: CloseConnection | None  # why we close it, if we do
     try:
         claims = services.tokens.verify(websocket.query_params.get("token"))
         if claims.room_id != room_id.lower():

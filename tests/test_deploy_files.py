@@ -26,7 +26,12 @@ NGINX = DOCKER / "nginx.conf"
 CADDYFILE = DOCKER / "Caddyfile"
 
 PREFIX = str(Settings.model_config.get("env_prefix", "WHITEBOARD_"))
-SETTING_NAMES = {f"{PREFIX}{name}".upper() for name in Settings.model_fields}
+# A field named for what it is keeps its public variable name as its alias.
+SETTING_NAMES = {
+    (field.validation_alias if isinstance(field.validation_alias, str) else f"{PREFIX}{name}")
+    .upper()
+    for name, field in Settings.model_fields.items()
+}
 ROOT_USERS = {"root", "0", "root:root", "0:0", "root:0", "0:root"}
 
 

@@ -3,30 +3,26 @@
 from __future__ import annotations
 
 from anyio import to_thread
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from fastapi.responses import Response
 
 from crdt.svg import export_svg
-from server.auth import TokenClaims
-from server.deps import Services, get_services, is_room_id, room_claims_or_query, room_not_found
+from server.deps import RoomId, RoomTokenOrQuery, ServicesDep, room_not_found
 
 router = APIRouter(prefix="/api/rooms", tags=["export"])
 
 
 @router.get("/{room_id}/svg", response_class=Response)
 async def export_room_svg(
-    room_id: str,
-    _claims: TokenClaims = Depends(room_claims_or_query),
-    services: Services = Depends(get_services),
+    room_id: RoomId, _claims: RoomTokenOrQuery, services: ServicesDep
 ) -> Response:
-    entries = await services.rooms.board(room_id.lower()) if is_room_id(room_id) else None
-    if entries is None:
+    if room_id is None or (entries := await services.rooms.board(room_id)) is None:
         raise room_not_found()
     text = await to_thread.run_sync(export_svg, entries)
     return Response(
         content=text,
         media_type="image/svg+xml",
         headers={
-            "Content-Disposition": f'attachment; filename="whiteboard-{room_id.lower()}.svg"'
+            "Content-Disposition": f'attachment; filename="whiteboard-{room_id}.svg"'
         },
     )

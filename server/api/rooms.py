@@ -2,33 +2,28 @@
 
 from __future__ import annotations
 
-import time
-import uuid
 from datetime import UTC, datetime
-from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
-import anyio
-from anyio import to_thread
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, HTTPException, Request
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
-from redis.exceptions import RedisError
 
-from crdt.boards import board_state
-from crdt.svg import SvgError, SvgTooLarge, import_svg
+from crdt.svg import SvgError, SvgTooLarge
 from persistence.rooms import RoomInfo
+from persistence.state import StateUnavailable
+from server import rooms_service
 from server.api.security import JSON_TYPE, body_type, refuse_cross_site_form
-from server.auth import TokenClaims
 from server.deps import (
+    RoomId,
+    RoomToken,
     Services,
+    ServicesDep,
     client_ip,
-    get_services,
-    is_room_id,
     limit_key,
-    room_claims,
     room_not_found,
 )
+from server.rooms_service import Creator, ImportLimits, Member, RoomLimitReached
 from server.schemas import (
     Cursor,
     Presence,
@@ -46,7 +41,7 @@ router = APIRouter(prefix="/api/rooms", tags=["rooms"])
 M = TypeVar("M", bound=BaseModel)
 
 
-def _documented_body(model: type[BaseModel]) -> dict:
+def _documented_body(model: type[BaseModel]) -> dict[str, Any]:
     """The OpenAPI request body of a route that reads its body itself (_read_input)."""
     schema = model.model_json_schema()
     return {"requestBody": {"required": True, "content": {
@@ -136,16 +131,16 @@ async def _read_input(
         raise RequestValidationError(exc.errors(include_url=False)) from None
 
 
-async def _form_fields(request: Request, body: bytes, *, max_part: int) -> dict:
+async def _form_fields(request: Request, body: bytes, *, max_part: int) -> dict[str, Any]:
     """`name` and `svg` of a multipart form (an SVG file is read as text)."""
-    async def replay() -> dict:
+    async def replay() -> dict[str, Any]:
         return {"type": "http.request", "body": body, "more_body": False}
 
     form = await Request(request.scope, replay).form(
         max_files=4, max_fields=8, max_part_size=max_part
     )
     try:
-        fields: dict = {"name": form.get("name")}
+        fields: dict[str, Any] = {"name": form.get("name")}
         svg = form.get("svg")
         if svg is not None and not isinstance(svg, str):
             svg = (await svg.read()).decode("utf-8", errors="replace")
@@ -164,103 +159,82 @@ async def _read_create_body(request: Request, services: Services) -> RoomCreate:
     return created
 
 
-async def _import(services: Services, svg: str | None) -> tuple[bytes | None, int, int]:
-    """The new room's first state, how many strokes it holds, and what was skipped."""
-    if svg is None:
-        return None, 0, 0
-    settings = services.settings
-    try:
-        result = await to_thread.run_sync(
-            partial(
-                import_svg,
-                svg,
-                max_bytes=settings.max_svg_bytes,
-                max_path_data=settings.max_path_data,
-            )
+def _user(member: Member) -> UserPublic:
+    return UserPublic(id=member.user_id, name=member.name)
+
+
+def _refusal(exc: Exception, *, ip: str, counted_as: str) -> HTTPException:
+    """The HTTP answer (docs/protocol.md §1) to a room the create use case refused."""
+    if isinstance(exc, RoomLimitReached):
+        return HTTPException(
+            429,
+            detail=f"this {'network' if counted_as != ip else 'address'} already has "
+            f"{exc.limit} live rooms (the limit); "
+            f"one frees up when a room has been idle long enough",
+            headers={"Retry-After": str(exc.retry_after_s)},
         )
-    except SvgTooLarge as exc:
-        raise HTTPException(413, detail=str(exc)) from None
-    except SvgError as exc:
-        raise HTTPException(400, detail=f"the SVG cannot be read: {exc}") from None
-    state = board_state(
-        result.paths, now_ms=time.time() * 1000, max_path_data=settings.max_path_data
-    )
-    return state, len(result.paths), result.skipped_elements
-
-
-async def _issue(services: Services, room_id: str, name: str) -> tuple[str, UserPublic]:
-    user = UserPublic(id=str(uuid.uuid4()), name=name)
-    token = services.tokens.issue(room_id=room_id, user_id=user.id, name=name)
-    await services.repository.record_session(user_id=user.id, room_id=room_id, username=name)
-    return token, user
+    if isinstance(exc, StateUnavailable):
+        return HTTPException(503, detail="real-time state (Redis) unavailable; try again")
+    if isinstance(exc, SvgTooLarge):
+        return HTTPException(413, detail=str(exc))
+    return HTTPException(400, detail=f"the SVG cannot be read: {exc}")
 
 
 @router.post(
     "", status_code=201, response_model=RoomCreated, openapi_extra=_documented_body(RoomCreate)
 )
-async def create_room(
-    request: Request, services: Services = Depends(get_services)
-) -> RoomCreated:
+async def create_room(request: Request, services: ServicesDep) -> RoomCreated:
     body = await _read_create_body(request, services)
     settings = services.settings
     ip = client_ip(request, settings.trusted_proxy_list())
     # An IPv6 client counts by its network (WHITEBOARD_IPV6_PREFIX): one host holds a /64.
-    key = limit_key(ip, settings.ipv6_prefix)
-    room_id = str(uuid.uuid4())
-    limit = settings.max_rooms_per_ip
+    creator = Creator(ip=ip, counted_as=limit_key(ip, settings.ipv6_prefix))
     try:
-        claim = await services.state.claim_room(ip=key, room_id=room_id, limit=limit)
-    except (RedisError, OSError):
-        raise HTTPException(503, detail="real-time state (Redis) unavailable; try again") from None
-    if not claim.allowed:
-        raise HTTPException(
-            429,
-            detail=f"this {'network' if key != ip else 'address'} already has {limit} "
-            "live rooms (the limit); "
-            f"one frees up when a room has been idle long enough",
-            headers={"Retry-After": str(claim.retry_after_s)},
+        created = await rooms_service.create_room(
+            name=body.name,
+            svg=body.svg,
+            creator=creator,
+            max_rooms=settings.max_rooms_per_ip,
+            limits=ImportLimits(
+                max_svg_bytes=settings.max_svg_bytes, max_path_data=settings.max_path_data
+            ),
+            state=services.state,
+            records=services.repository,
+            tokens=services.tokens,
         )
-    try:
-        state, imported, skipped = await _import(services, body.svg)
-        room = await services.repository.create_room(
-            creator_ip=ip, room_id=room_id, initial_state=state
-        )
-    except BaseException:
-        with anyio.CancelScope(shield=True):
-            await services.state.release_claim(room_id)
-        raise
-    token, user = await _issue(services, room.id, body.name)
+    except (RoomLimitReached, StateUnavailable, SvgError) as exc:
+        raise _refusal(exc, ip=ip, counted_as=creator.counted_as) from None
+    room_id = created.room.id
     return RoomCreated(
-        room_id=room.id,
-        invite_url=f"{_base_url(request, services)}/rooms/{room.id}",
-        ws_url=_ws_url(request, services, room.id),
-        token=token,
-        user=user,
-        imported_paths=imported,
-        skipped_elements=skipped,
+        room_id=room_id,
+        invite_url=f"{_base_url(request, services)}/rooms/{room_id}",
+        ws_url=_ws_url(request, services, room_id),
+        token=created.member.token,
+        user=_user(created.member),
+        imported_paths=created.imported_paths,
+        skipped_elements=created.skipped_elements,
     )
 
 
 @router.post(
     "/{room_id}/join", response_model=RoomJoined, openapi_extra=_documented_body(RoomJoin)
 )
-async def join_room(
-    room_id: str, request: Request, services: Services = Depends(get_services)
-) -> RoomJoined:
+async def join_room(room_id: RoomId, request: Request, services: ServicesDep) -> RoomJoined:
     body = await _read_input(request, services, RoomJoin, svg=False)
-    room_id = (await _existing_room(services, room_id)).id
-    token, user = await _issue(services, room_id, body.name)
+    room = await _existing_room(services, room_id)
+    member = await rooms_service.let_in(
+        room.id, body.name, records=services.repository, tokens=services.tokens
+    )
     return RoomJoined(
-        room_id=room_id, ws_url=_ws_url(request, services, room_id), token=token, user=user
+        room_id=room.id,
+        ws_url=_ws_url(request, services, room.id),
+        token=member.token,
+        user=_user(member),
     )
 
 
 @router.get("/{room_id}", response_model=RoomPublic)
-async def read_room(
-    room_id: str,
-    _claims: TokenClaims = Depends(room_claims),
-    services: Services = Depends(get_services),
-) -> RoomPublic:
+async def read_room(room_id: RoomId, _claims: RoomToken, services: ServicesDep) -> RoomPublic:
     room = await _existing_room(services, room_id)
     users = await services.state.users(room.id)
     return RoomPublic(
@@ -272,11 +246,7 @@ async def read_room(
 
 
 @router.get("/{room_id}/presence", response_model=Presence)
-async def read_presence(
-    room_id: str,
-    _claims: TokenClaims = Depends(room_claims),
-    services: Services = Depends(get_services),
-) -> Presence:
+async def read_presence(room_id: RoomId, _claims: RoomToken, services: ServicesDep) -> Presence:
     room = await _existing_room(services, room_id)
     users = await services.state.users(room.id)
     return Presence(
@@ -293,8 +263,8 @@ async def read_presence(
     )
 
 
-async def _existing_room(services: Services, room_id: str) -> RoomInfo:
-    room = await services.repository.find_room(room_id.lower()) if is_room_id(room_id) else None
+async def _existing_room(services: Services, room_id: str | None) -> RoomInfo:
+    room = await services.repository.find_room(room_id) if room_id is not None else None
     if room is None:
         raise room_not_found()
     return room
