@@ -10,7 +10,7 @@ import pytest
 
 from persistence.realtime import open_realtime_state
 from persistence.state import RealtimeState, StateUnavailable
-from tests.conftest import REDIS_URL, free_port, redis_prefix
+from tests.support.servers import REDIS_URL, free_port, redis_prefix
 
 pytestmark = pytest.mark.anyio
 
