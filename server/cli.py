@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import IO
 
 from server.config import Settings
+from server.process_tuning import tune_garbage_collector
 
 
 def _serve(args: argparse.Namespace, settings: Settings) -> int:
@@ -33,7 +34,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         return 1
     migrate_database(settings.database_url)
     app = create_app(settings, run_migrations=False)
-    _tune_garbage_collector()
+    tune_garbage_collector()
     config = uvicorn.Config(
         app,
         host=args.host,
@@ -54,21 +55,6 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
         server.run()
     # After SIGTERM, uvicorn re-raises it once stopped: the process ends by that signal.
     return 0 if server.started else 3  # 3: uvicorn's "startup failed"
-
-
-def _tune_garbage_collector() -> None:
-    """Keep the cyclic garbage collector's full passes short and rare.
-
-    Under load (hundreds of connections) a full collection walked every object the
-    imports made as well and stopped the event loop for 60-170 ms at a time: that was
-    the tail of the relay latency. Objects alive now live as long as the process, so
-    they are frozen out of collections; the young generation is collected less often.
-    """
-    import gc
-
-    gc.collect()
-    gc.freeze()
-    gc.set_threshold(10_000, 20, 20)
 
 
 def _migrate(_args: argparse.Namespace, settings: Settings) -> int:
