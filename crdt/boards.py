@@ -23,7 +23,7 @@ def board_state(
     max_path_data: int = DEFAULT_MAX_PATH_DATA,
 ) -> bytes:
     """One update holding a register per stroke, each with one version stamped `now_ms`."""
-    doc: Doc = Doc()
+    doc: Doc[Any] = Doc()
     with doc.transaction(origin="import"):
         for stroke in strokes:
             value = {k: v for k, v in stroke.items() if k != "ts"}
@@ -35,7 +35,7 @@ def board_paths(
     updates: list[bytes], *, max_path_data: int = DEFAULT_MAX_PATH_DATA
 ) -> list[paths.PathEntry]:
     """The winners of a stored board (snapshot + log), ordered by ts."""
-    doc: Doc = Doc()
+    doc: Doc[Any] = Doc()
     if updates:
         doc.apply_update(protocol.merged(updates))
     return paths.read_paths(doc, max_path_data=max_path_data)

@@ -16,7 +16,8 @@ from crdt.boards import board_paths
 from crdt.errors import CloseConnection, RoomNotFound
 from crdt.paths import PathEntry
 from crdt.ports import RoomPorts, Transport
-from crdt.room import Room, RoomConfig, RoomState
+from crdt.room import Room
+from crdt.room_config import RoomConfig, RoomState
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.rooms")
@@ -124,32 +125,9 @@ class RoomManager:
         while True:
             room = self._rooms.get(room_id)
             if room is None:
-                if self._tg is None or self._shutting_down:
-                    raise CloseConnection("server restarting", 1012)
-                room = Room(
-                    room_id, self._ports, config=self.config.room, stats=self.stats,
-                    clock=self._clock,
-                )
-                self._rooms[room_id] = room
-                try:
-                    await self._tg.start(room.run)
-                except RoomNotFound:
-                    self._rooms.pop(room_id, None)
-                    raise
-                except Exception as exc:
-                    self._rooms.pop(room_id, None)
-                    log.exception("loading a room failed", extra={"room": room_id})
-                    raise CloseConnection("room could not be loaded", 1011) from exc
-                self.stats.rooms_loaded += 1
-                if self._shutting_down:  # the room is closed by close_all's next call
-                    raise CloseConnection("server restarting", 1012)
-                return room
+                return await self._load(room_id)
             if room.state is RoomState.LOADING:
-                await room.loaded.wait()
-                if room.load_error is not None:
-                    if isinstance(room.load_error, RoomNotFound):
-                        raise RoomNotFound("no such room")
-                    raise CloseConnection("room could not be loaded", 1011)
+                await self._loaded(room)
                 continue
             if self._shutting_down:
                 raise CloseConnection("server restarting", 1012)
@@ -159,6 +137,37 @@ class RoomManager:
             await room.closed.wait()
             if self._rooms.get(room_id) is room:
                 del self._rooms[room_id]
+
+    async def _load(self, room_id: str) -> Room:
+        """Load a room nobody holds; those who join meanwhile wait for it (`_loaded`)."""
+        if self._tg is None or self._shutting_down:
+            raise CloseConnection("server restarting", 1012)
+        room = Room(
+            room_id, self._ports, config=self.config.room, stats=self.stats, clock=self._clock,
+        )
+        self._rooms[room_id] = room
+        try:
+            await self._tg.start(room.run)
+        except RoomNotFound:
+            self._rooms.pop(room_id, None)
+            raise
+        except Exception as exc:
+            self._rooms.pop(room_id, None)
+            log.exception("loading a room failed", extra={"room": room_id})
+            raise CloseConnection("room could not be loaded", 1011) from exc
+        self.stats.rooms_loaded += 1
+        if self._shutting_down:  # the room is closed by close_all's next call
+            raise CloseConnection("server restarting", 1012)
+        return room
+
+    @staticmethod
+    async def _loaded(room: Room) -> None:
+        """Wait for a room another join is loading; its failure is this join's too."""
+        await room.loaded.wait()
+        if isinstance(room.load_error, RoomNotFound):
+            raise RoomNotFound("no such room")
+        if room.load_error is not None:
+            raise CloseConnection("room could not be loaded", 1011)
 
     async def _snapshot_loop(self) -> None:
         while True:

@@ -12,6 +12,7 @@ names and keys longer than a path id.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import Any
 
 from pycrdt import Array, Doc, Map
 
@@ -19,12 +20,12 @@ PATHS_ROOT = "paths"
 MAX_FOREIGN_ROOTS = 8
 
 
-def foreign_roots(doc: Doc) -> set[str]:
+def foreign_roots(doc: Doc[Any]) -> set[str]:
     """The names of the document's roots other than `paths`."""
-    return {name for name in doc.keys() if name != PATHS_ROOT}
+    return set(doc.keys()) - {PATHS_ROOT}
 
 
-def clear(doc: Doc, names: Iterable[str]) -> int:
+def clear(doc: Doc[Any], names: Iterable[str]) -> int:
     """Delete everything under the named roots (call inside a transaction); returns how many
     roots held something."""
     cleared = 0

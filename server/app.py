@@ -14,7 +14,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.middleware.cors import CORSMiddleware
 
 from crdt.ports import RoomPorts
-from crdt.room import RoomConfig
+from crdt.room_config import RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
 from persistence.db import backend_name, create_db_engine, database_answers, sqlite_file
 from persistence.documents import SqlDocumentStore

@@ -24,7 +24,7 @@ import re
 import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from contextlib import AsyncExitStack
+from contextlib import AsyncExitStack, suppress
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -783,10 +783,8 @@ async def run_probe(rooms: Rooms, probe: Probe) -> Outcome:
                 length, at = read_uv(opening, 2)
                 server_vector = opening[at:at + length]
                 await ws.send(probe.frame)
-                try:
+                with suppress(websockets.ConnectionClosed):
                     await ws.send(sync(0, server_vector))
-                except websockets.ConnectionClosed:
-                    pass
                 while True:
                     message = await ws.recv()
                     if isinstance(message, bytes) and message[:2] == b"\x00\x01":
@@ -913,9 +911,12 @@ def register_problems(doc: Doc) -> list[str]:
             problems.append(f"{key}: {len(versions)} versions")
         for v in versions:
             reason = invalid_reason(key, v)
-            if reason is None and isinstance(v, dict):
-                if any(isinstance(x, int) and not isinstance(x, bool) for x in v.values()):
-                    reason = "a BigInt"
+            if (
+                reason is None
+                and isinstance(v, dict)
+                and any(isinstance(x, int) and not isinstance(x, bool) for x in v.values())
+            ):
+                reason = "a BigInt"
             if reason is not None:
                 problems.append(f"{key}: invalid version kept: {reason}")
     return problems

@@ -11,7 +11,8 @@ from pycrdt import Doc, create_update_message
 
 from crdt import paths
 from crdt.awareness import Identity
-from crdt.room import RoomConfig, RoomPorts
+from crdt.ports import RoomPorts
+from crdt.room_config import RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
 from tests.support.client import BoardClient
 from tests.support.drawing import stroke

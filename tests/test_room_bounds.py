@@ -17,7 +17,8 @@ from crdt import paths
 from crdt.awareness import Identity
 from crdt.errors import CloseConnection
 from crdt.ports import RoomPorts
-from crdt.room import Room, RoomConfig
+from crdt.room import Room
+from crdt.room_config import RoomConfig
 from tests.support.inprocess import MemoryStore, MemoryTransport, connection_pair
 from tests.support.waiting import until
 

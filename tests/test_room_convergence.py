@@ -18,7 +18,8 @@ from pycrdt import Doc, YSyncMessageType, create_update_message, handle_sync_mes
 from crdt import paths
 from crdt.awareness import Identity
 from crdt.ports import RoomPorts
-from crdt.room import Room, RoomConfig
+from crdt.room import Room
+from crdt.room_config import RoomConfig
 from tests.support.inprocess import MemoryStore, connection_pair
 from tests.support.waiting import until
 

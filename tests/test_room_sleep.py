@@ -21,7 +21,8 @@ from pycrdt import (
 from crdt import paths
 from crdt.awareness import Identity
 from crdt.ports import RoomPorts
-from crdt.room import Room, RoomConfig
+from crdt.room import Room
+from crdt.room_config import RoomConfig
 from crdt.rooms import ManagerConfig, RoomManager
 from tests.support.inprocess import MemoryStore, connection_pair
 from tests.support.waiting import until
