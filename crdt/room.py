@@ -30,6 +30,7 @@ from crdt.errors import (
 )
 from crdt.origin import Origin
 from crdt.pathdata import DEFAULT_MAX_PATH_DATA
+from crdt.paths import PathEntry
 from crdt.ports import (
     ConnectionClosed,
     RelayMessage,
@@ -39,6 +40,7 @@ from crdt.ports import (
 )
 from crdt.presence import PresenceReporter, presence_entries
 from crdt.relay_link import RelayLink
+from crdt.restore import restore_board
 from crdt.stats import Stats
 
 log = logging.getLogger("whiteboard.room")
@@ -658,3 +660,23 @@ class Room(RelayLink):
                 )
         except Exception:
             log.exception("recording activity failed", extra={"room": self.id})
+
+    # -- history ---------------------------------------------------------------------------
+
+    def restore(self, point: list[PathEntry]) -> int:
+        """Bring back a history point's board as a change (crdt/restore.py, §7).
+
+        Logged, sent within the window and relayed like upkeep's changes, which it resembles:
+        made by the server, valid by construction. Returns how many paths it pushed.
+        """
+        self._capturing = Origin.UPKEEP
+        try:
+            with self.doc.transaction(origin=Origin.UPKEEP):
+                changed = restore_board(
+                    self.doc, point, now_ms=time.time() * 1000,
+                    max_path_data=self.config.max_path_data,
+                )
+        finally:
+            self._capturing = None
+        self._open_window()
+        return changed

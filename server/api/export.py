@@ -6,7 +6,9 @@ from anyio import to_thread
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
+from crdt.paths import PathEntry
 from crdt.svg import export_svg
+from server.api import history
 from server.auth import TokenClaims
 from server.deps import Services, get_services, is_room_id, room_claims_or_query, room_not_found
 
@@ -16,10 +18,15 @@ router = APIRouter(prefix="/api/rooms", tags=["export"])
 @router.get("/{room_id}/svg", response_class=Response)
 async def export_room_svg(
     room_id: str,
+    at: str | None = None,
     _claims: TokenClaims = Depends(room_claims_or_query),
     services: Services = Depends(get_services),
 ) -> Response:
-    entries = await services.rooms.board(room_id.lower()) if is_room_id(room_id) else None
+    entries: list[PathEntry] | None
+    if at is not None:  # the board at a history point (docs/protocol.md §7)
+        entries = await history.entries_at(services, room_id, at)
+    else:
+        entries = await services.rooms.board(room_id.lower()) if is_room_id(room_id) else None
     if entries is None:
         raise room_not_found()
     text = await to_thread.run_sync(export_svg, entries)
