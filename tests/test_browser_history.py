@@ -125,13 +125,21 @@ def test_the_history_panel_lists_points_with_previews_and_restores_an_erased_boa
         local = datetime.fromisoformat(point["at"].replace("Z", "+00:00")).astimezone(zone)
         assert f"{local:%-I:%M:%S}" in item["time"], (item["time"], local)
         assert item["button"] == "Restore this version"
-        if item["preview_paths"] is not None:  # a preview out of view is not fetched yet
+        # A preview is fetched when it scrolls into view; an empty board needs none.
+        if item["preview_state"] == "loaded":
             assert item["preview_src"] == "blob"
-            assert item["preview_paths"] == point["paths"]
+            assert item["preview_is_the_point"]
+            assert item["api_paths"] == point["paths"] > 0
+            assert item["preview_ink_pixels"] > 100
             assert item["preview_alt"] == f"The board on {item['time']}"
-    shown = {item["at"]: item["preview_paths"] for item in listed}
-    assert shown[result["erased_at"]] == 0
-    assert shown[result["drawn_at"]] == 2
+        elif item["preview_state"] == "empty":
+            assert point["paths"] == 0 and item["preview_text"] == "Empty board"
+        else:
+            assert item["preview_state"] is None, item
+    states = {item["at"]: item["preview_state"] for item in listed}
+    assert states[result["erased_at"]] == "empty"
+    assert states[result["drawn_at"]] == "loaded"
+    assert listed[-1]["preview_state"] in ("empty", None)
 
     assert result["toggle_expanded"] == "true"
     assert result["restore_message"].startswith("Restored the board as it was on ")

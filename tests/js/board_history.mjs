@@ -65,11 +65,11 @@ async function chooseFile (page, file) {
   await page.locator('.dialog .chosen', { hasText: path.basename(file) }).waitFor(WAIT)
 }
 
-async function drag (page, points) {
+async function drag (page, points, steps = 8) {
   const [first, ...rest] = points
   await page.mouse.move(first.x, first.y)
   await page.mouse.down()
-  for (const p of rest) await page.mouse.move(p.x, p.y, { steps: 8 })
+  for (const p of rest) await page.mouse.move(p.x, p.y, { steps })
   await page.mouse.up()
 }
 
@@ -129,20 +129,26 @@ async function importScenario (browser) {
 
 // Polls the API from the page until the newest history point draws exactly what the board's
 // export draws now, with `paths` strokes; returns its `at`.
-function waitForPoint (page, roomId, paths) {
-  return page.waitForFunction(async ({ roomId, paths }) => {
-    const token = JSON.parse(localStorage.getItem(`whiteboard:room:${roomId}`)).token
-    const headers = { authorization: `Bearer ${token}` }
-    const base = `/api/rooms/${roomId}`
-    const history = await (await fetch(`${base}/history`, { headers })).json()
-    const [newest] = history.points || []
-    if (!newest || newest.paths !== paths) return false
-    const [now, then] = await Promise.all([
-      fetch(`${base}/svg`, { headers }).then(r => r.text()),
-      fetch(`${base}/svg?at=${encodeURIComponent(newest.at)}`, { headers }).then(r => r.text())
-    ])
-    return now === then && newest.at
-  }, { roomId, paths }, POINT_WAIT).then(handle => handle.jsonValue())
+async function waitForPoint (page, roomId, paths) {
+  const deadline = Date.now() + POINT_WAIT.timeout
+  for (;;) {
+    const at = await page.evaluate(async ({ roomId, paths }) => {
+      const token = JSON.parse(localStorage.getItem(`whiteboard:room:${roomId}`)).token
+      const headers = { authorization: `Bearer ${token}` }
+      const base = `/api/rooms/${roomId}`
+      const history = await (await fetch(`${base}/history`, { headers })).json()
+      const [newest] = history.points || []
+      if (!newest || newest.paths !== paths) return null
+      const [now, then] = await Promise.all([
+        fetch(`${base}/svg`, { headers }).then(r => r.text()),
+        fetch(`${base}/svg?at=${encodeURIComponent(newest.at)}`, { headers }).then(r => r.text())
+      ])
+      return now === then ? newest.at : null
+    }, { roomId, paths })
+    if (at) return at
+    if (Date.now() > deadline) throw new Error(`no history point with ${paths} strokes`)
+    await page.waitForTimeout(POINT_WAIT.polling)
+  }
 }
 
 async function historyScenario (browser) {
@@ -174,7 +180,8 @@ async function historyScenario (browser) {
 
   step('alice erases everything')
   await alice.locator('.tool[data-tool=eraser]').click()
-  await drag(alice, [{ x: 500, y: 250 }, { x: 500, y: 400 }, { x: 500, y: 560 }])
+  // Small steps: the eraser takes what lies under each pointer move.
+  await drag(alice, [{ x: 500, y: 250 }, { x: 500, y: 560 }], 80)
   await strokeCount(alice, 0)
   await strokeCount(bob, 0)
 
@@ -196,29 +203,56 @@ async function historyScenario (browser) {
     })
     return (await response.json()).points
   }, roomId)
-  // The two points of this test are the newest: their previews are in view.
+  // The two points of this test are among the newest: their previews are in view.
   for (const at of [result.erased_at, result.drawn_at]) {
-    await alice.waitForFunction(at => {
-      const img = [...document.querySelectorAll('li.point')]
-        .find(li => li.dataset.at === at)?.querySelector('.preview img')
-      return img && img.complete && img.naturalWidth > 0
-    }, at, WAIT)
+    await panel.locator(`li.point[data-at="${at}"] .preview[data-state]`).waitFor(WAIT)
   }
-  result.listed = await panel.locator('li.point').evaluateAll(items => Promise.all(
-    items.map(async li => {
-      const img = li.querySelector('.preview img')
-      const preview = img ? await (await fetch(img.src)).text() : null
-      return {
+  // Each preview shown is compared, pixel for pixel, with the API's SVG of its point drawn from a
+  // data: URL (the page's CSP keeps scripts from reading blob: URLs; a canvas may draw them).
+  const token = await alice.evaluate(
+    roomId => JSON.parse(localStorage.getItem(`whiteboard:room:${roomId}`)).token, roomId)
+  result.listed = await panel.locator('li.point').evaluateAll((items, { roomId, token }) => {
+    const pixels = img => {
+      const canvas = document.createElement('canvas')
+      canvas.width = img.naturalWidth
+      canvas.height = img.naturalHeight
+      const context = canvas.getContext('2d')
+      context.drawImage(img, 0, 0, canvas.width, canvas.height)
+      return context.getImageData(0, 0, canvas.width, canvas.height).data
+    }
+    return Promise.all(items.map(async li => {
+      const box = li.querySelector('.preview')
+      const img = box.querySelector('img')
+      const item = {
         at: li.dataset.at,
         datetime: li.querySelector('time').getAttribute('datetime'),
         time: li.querySelector('time').textContent,
         count: li.querySelector('.count').textContent,
-        preview_src: img ? img.src.split(':')[0] : null,
-        preview_alt: img ? img.alt : null,
-        preview_paths: preview === null ? null : (preview.match(/<path /g) || []).length,
+        preview_state: box.dataset.state || null,
+        preview_text: box.textContent,
         button: li.querySelector('button.restore').textContent
       }
-    })))
+      if (!img) return item
+      const response = await fetch(`/api/rooms/${roomId}/svg?at=${encodeURIComponent(li.dataset.at)}`,
+        { headers: { authorization: `Bearer ${token}` } })
+      const text = await response.text()
+      const expected = new Image()
+      expected.src = 'data:image/svg+xml;charset=utf-8,' + encodeURIComponent(text)
+      await expected.decode()
+      const shown = pixels(img)
+      const wanted = pixels(expected)
+      let ink = 0
+      for (let i = 3; i < shown.length; i += 4) if (shown[i] > 0) ink++
+      return {
+        ...item,
+        preview_src: img.src.split(':')[0],
+        preview_alt: img.alt,
+        preview_ink_pixels: ink,
+        preview_is_the_point: shown.length === wanted.length && shown.every((v, i) => v === wanted[i]),
+        api_paths: (text.match(/<path /g) || []).length
+      }
+    }))
+  }, { roomId, token })
   await shot(alice, 'history-panel.png')
 
   step('"Restore this version" brings the two strokes back')

@@ -38,11 +38,11 @@ export class HistoryPanel {
         this.observer.unobserve(entry.target)
         this.preview(entry.target)
       }
-    }, { root: this.el })
+    }, { root: this.list })
     toggle.setAttribute('aria-controls', this.el.id)
     toggle.setAttribute('aria-expanded', 'false')
     toggle.addEventListener('click', () => (this.el.hidden ? this.open() : this.close()))
-    this.el.addEventListener('keydown', e => { if (e.key === 'Escape') this.close() })
+    window.addEventListener('keydown', e => { if (e.key === 'Escape' && !this.el.hidden) this.close() })
   }
 
   open () {
@@ -102,7 +102,12 @@ export class HistoryPanel {
   }
 
   async preview (box) {
-    const at = box.parentElement.dataset.at
+    const { at, paths } = box.parentElement.dataset
+    if (paths === '0') {
+      box.append(h('span', { class: 'missing' }, 'Empty board'))
+      box.dataset.state = 'empty'
+      return
+    }
     try {
       const blob = await request(`${this.base}/svg?at=${encodeURIComponent(at)}`, {
         token: this.token(), read: 'blob'
@@ -110,10 +115,19 @@ export class HistoryPanel {
       if (!box.isConnected) return
       const url = URL.createObjectURL(blob)
       this.previews.push(url)
-      box.append(h('img', { src: url, alt: `The board on ${when(at)}` }))
+      const img = h('img', { src: url, alt: `The board on ${when(at)}` })
+      img.addEventListener('load', () => { box.dataset.state = 'loaded' })
+      img.addEventListener('error', () => this.missing(box, 'the image cannot be shown'))
+      box.append(img)
     } catch (e) {
-      if (box.isConnected) box.append(h('span', { class: 'missing' }, `No preview: ${e.message}`))
+      this.missing(box, e.message)
     }
+  }
+
+  missing (box, why) {
+    if (!box.isConnected) return
+    box.replaceChildren(h('span', { class: 'missing' }, `No preview: ${why}`))
+    box.dataset.state = 'failed'
   }
 
   async restore (at) {
