@@ -64,9 +64,7 @@ def test_the_home_page_starts_a_board_from_an_svg_file_and_refuses_one_it_cannot
 ) -> None:
     require_chromium()
     # One live room per address: a refused file that kept a room would make the good one 429.
-    server = server_factory(
-        WHITEBOARD_MAX_SVG_BYTES="100000", WHITEBOARD_MAX_ROOMS_PER_IP="1"
-    )
+    server = server_factory(WHITEBOARD_MAX_SVG_BYTES="100000", WHITEBOARD_MAX_ROOMS_PER_IP="1")
     not_svg = tmp_path / "notes.txt"
     not_svg.write_text("Shopping list: milk, eggs\n")
     hostile = tmp_path / "laughs.svg"
