@@ -43,7 +43,7 @@ def encode(sets: Iterable[PathEntry], drops: Iterable[str] = ()) -> bytes:
         "set": [[e.key, e.d, e.color, e.width, e.ts] for e in sets],
         "drop": sorted(drops),
     }
-    return zlib.compress(json.dumps(body, separators=(",", ":")).encode(), 9)
+    return zlib.compress(json.dumps(body, separators=(",", ":")).encode())
 
 
 def apply(board: Board, data: bytes, *, base: bool) -> None:
