@@ -4,7 +4,8 @@
 
 Builds a board of N freehand strokes (about 30 points each), takes its snapshot through
 the real document store, then simulates a day of continuous editing: a snapshot every
-minute, each after `--per-minute` changes (five in six new strokes, one in six erasures).
+minute, each after `--per-minute` changes (half new strokes, half erasures of the oldest,
+so the board stays about its size).
 The day's 1,440 points are written through the store with past timestamps (the day ended
 48 hours ago, so the hourly rule applies to all of it) and compacted by the retention
 rule; then the same day is compacted again as if 31 days had passed (the daily rule).
@@ -69,7 +70,7 @@ def file_bytes(engine: Engine, db: Path) -> int:
     return db.stat().st_size
 
 
-async def run(db: Path, n: int, per_minute: int) -> None:
+async def run(db: Path, n: int, per_minute: int, minutes: int = 24 * 60) -> None:
     engine = create_db_engine(f"sqlite:///{db}")
     migrate(engine)
     store = SqlDocumentStore(engine)
@@ -88,11 +89,11 @@ async def run(db: Path, n: int, per_minute: int) -> None:
     print(f"board: {n} paths; one snapshot {snapshot / 1e6:.2f} MB (built in "
           f"{time.perf_counter() - started:.1f} s)")
     started = time.perf_counter()
-    for minute in range(24 * 60):
+    for minute in range(minutes):
         ts = float(minute + 2)
         for _ in range(per_minute):
-            if rng.random() < 1 / 6 and board:
-                board.pop(rng.choice(list(board)))
+            if rng.random() < 0.5 and board:
+                board.pop(next(iter(board)))  # erase the oldest stroke
             else:
                 key = new_path_id()
                 board[key] = stroke(rng, key, ts)
@@ -118,7 +119,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--paths", type=int, default=20_000)
-    parser.add_argument("--per-minute", type=int, default=60)
+    parser.add_argument("--per-minute", type=int, default=20)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         anyio.run(run, Path(tmp) / "whiteboard.db", args.paths, args.per_minute)
