@@ -201,7 +201,7 @@ async def test_a_day_of_points_compacts_to_the_last_point_of_each_hour(engine):
     store = SqlDocumentStore(engine)
     room_id = await new_room(engine)
     board = {f"p{i}": entry(f"p{i}", i) for i in range(500)}
-    start = now() - 3 * DAY
+    start = (now() - 3 * DAY).replace(minute=0, second=0, microsecond=0)  # 24 whole hours
     for minute in range(24 * 60 // 5):  # a day, a point every 5 minutes
         key = f"p{minute % 500}"
         board[key] = entry(key, minute, ts=float(minute), color="#e03131")
