@@ -36,9 +36,11 @@ from crdt.errors import (
     StorageUnavailable,
 )
 from crdt.origin import Origin, OriginTag
+from crdt.paths import PathEntry
 from crdt.ports import RoomPorts, StoredDocument, Transport
 from crdt.presence import PresenceReporter, presence_entries, report_activity
 from crdt.relay_link import RelayLink
+from crdt.restore import restore_board
 from crdt.room_config import RoomConfig, RoomState
 from crdt.snapshots import Snapshots
 from crdt.stats import Stats
@@ -421,3 +423,18 @@ class Room:
     async def _report_activity(self, client: Client) -> None:
         user_id = client.identity.user_id
         await report_activity(self._ports, self.id, user_id, self.active_user_ids)
+
+    # -- history ---------------------------------------------------------------------------
+
+    def restore(self, point: list[PathEntry]) -> int:
+        """Bring back a history point's board as a change (crdt/restore.py, §7).
+
+        Logged, sent within the window and relayed like upkeep's changes, which it resembles:
+        made by the server, valid by construction. Returns how many paths it pushed.
+        """
+        with self._origin.transaction(self._document.awake(), Origin.UPKEEP) as doc:
+            changed = restore_board(
+                doc, point, now_ms=time.time() * 1000, max_path_data=self.config.max_path_data
+            )
+        self._window.open()
+        return changed

@@ -102,6 +102,23 @@ class RoomManager:
         read = partial(board_paths, max_path_data=self.config.room.max_path_data)
         return await anyio.to_thread.run_sync(read, updates)
 
+    async def restore(self, room_id: str, point: list[PathEntry]) -> int:
+        """Push a history point's board into the room as a change, loading the room if it
+        is not live here (it is cleaned up later as usual); returns the paths changed.
+
+        Raises RoomNotFound, or CloseConnection when the room cannot be loaded now.
+        """
+        self._joining[room_id] = self._joining.get(room_id, 0) + 1
+        try:
+            room = await self._acquire(room_id)
+            changed = room.restore(point)
+            await room.flush()  # logged and sent before the caller hears it is done
+        finally:
+            self._joining[room_id] -= 1
+            if not self._joining[room_id]:
+                del self._joining[room_id]
+        return changed
+
     def live_room(self, room_id: str) -> Room | None:
         room = self._rooms.get(room_id)
         return room if room is not None and room.state is RoomState.LIVE else None

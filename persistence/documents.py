@@ -6,6 +6,9 @@ history when squashing without compression callbacks, and failing to load with t
 
 from __future__ import annotations
 
+import logging
+import time
+from datetime import datetime
 from typing import Any
 
 import anyio
@@ -15,8 +18,10 @@ from pycrdt import Doc, merge_updates
 from sqlalchemy import Engine, delete, insert, update
 from sqlmodel import Session, col, select
 
+from crdt.history import HistoryPoint, PointBoard, to_ms
 from crdt.paths import DEFAULT_MAX_PATH_DATA, PathEntry, path_entry, read_paths
 from crdt.ports import StoredDocument
+from persistence import history
 from persistence.db import full_raises_storage_full
 from persistence.log_writer import GroupCommitLog
 from persistence.models import DocSnapshot, DocUpdate, PathRecord, Room, utcnow
@@ -25,17 +30,30 @@ from persistence.models import DocSnapshot, DocUpdate, PathRecord, Room, utcnow
 # the log's writes for nothing anyone can see.
 TOUCH_EVERY_S = 5.0
 
+log = logging.getLogger("whiteboard.history")
+
 
 class SqlDocumentStore:
-    def __init__(self, engine: Engine, *, max_path_data: int = DEFAULT_MAX_PATH_DATA) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        max_path_data: int = DEFAULT_MAX_PATH_DATA,
+        history_compact_interval_s: float = 60.0,
+    ) -> None:
         self._engine = engine
+        self._compact_interval_s = history_compact_interval_s
+        self._compacted_at_ms = 0  # the last compaction pass's clock (0: none yet)
         self._max_path_data = max_path_data  # path rows hold only valid versions
         self._log = GroupCommitLog(self._append_many)
         self._touched: dict[str, float] = {}  # when each room's last_activity_at was written
 
     async def run(self, *, task_status: TaskStatus[None] = anyio.TASK_STATUS_IGNORED) -> None:
-        """The log writer: run it for group commits (without it, each append commits alone)."""
-        await self._log.run(task_status=task_status)
+        """The log writer: run it for group commits (without it, each append commits alone);
+        and the history's compaction, a pass at start and every `history_compact_interval_s`."""
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._compact_loop)
+            await self._log.run(task_status=task_status)
 
     async def load(self, room_id: str) -> StoredDocument | None:
         return await to_thread.run_sync(self._load, room_id)
@@ -110,6 +128,7 @@ class SqlDocumentStore:
             doc: Doc[Any] = Doc()
             doc.apply_update(snap.state)
             entries = read_paths(doc, max_path_data=self._max_path_data)
+            history.record_point(session, room_id, entries, at_ms=to_ms(utcnow()))
             session.exec(delete(PathRecord).where(col(PathRecord.room_id) == room_id))
             if entries:
                 session.exec(
@@ -151,3 +170,73 @@ class SqlDocumentStore:
                 )
                 for r in rows
             ]
+
+    # -- history (docs/protocol.md §7; persistence/history.py) --------------------------------
+
+    async def history(self, room_id: str) -> list[HistoryPoint] | None:
+        """The room's history points, newest first (None if the room does not exist)."""
+        return await to_thread.run_sync(self._history, room_id)
+
+    async def board_at(self, room_id: str, at: datetime) -> PointBoard | None:
+        """The board at the newest point at or before `at` (None if the room does not exist)."""
+        return await to_thread.run_sync(self._board_at, room_id, to_ms(at))
+
+    async def record_point(self, room_id: str, entries: list[PathEntry], *, at: datetime) -> bool:
+        """Add a point as a snapshot would, dated `at` (tests and benchmarks write the past
+        this way); False if nothing drawn changed since the room's last point."""
+        return await to_thread.run_sync(self._record_point, room_id, entries, to_ms(at))
+
+    async def compact_history(self, *, now: datetime | None = None) -> int:
+        """One pass of the retention rule over every room by the clock (or `now`); returns
+        how many points were dropped. Runs by itself in `run`."""
+        now_ms = to_ms(now) if now is not None else int(time.time() * 1000)
+        since, self._compacted_at_ms = self._compacted_at_ms, now_ms
+        rooms = await to_thread.run_sync(self._rooms_to_compact, now_ms, since)
+        dropped = 0
+        for room_id in rooms:  # one transaction per room: the writer lock is held briefly
+            dropped += await to_thread.run_sync(self._compact_room, room_id, now_ms)
+        if dropped:
+            log.info("history compacted", extra={"rooms": len(rooms), "points_dropped": dropped})
+        return dropped
+
+    async def _compact_loop(self) -> None:
+        while True:
+            try:
+                await self.compact_history()
+            except Exception:
+                self._compacted_at_ms = 0  # look at everything again next time
+                log.exception("compacting history failed; will retry")
+            await anyio.sleep(self._compact_interval_s)
+
+    def _history(self, room_id: str) -> list[HistoryPoint] | None:
+        with Session(self._engine) as session:
+            if session.get(Room, room_id) is None:
+                return None
+            return history.points(session, room_id)
+
+    def _board_at(self, room_id: str, at_ms: int) -> PointBoard | None:
+        with Session(self._engine) as session:
+            if session.get(Room, room_id) is None:
+                return None
+            found = history.board_at(session, room_id, at_ms)
+        if found is None:
+            return PointBoard(point=None, entries=[])
+        point, board = found
+        return PointBoard(point=point, entries=history.ordered(board))
+
+    def _record_point(self, room_id: str, entries: list[PathEntry], at_ms: int) -> bool:
+        with full_raises_storage_full(), Session(self._engine) as session:
+            session.exec(update(Room).where(col(Room.id) == room_id).values(id=col(Room.id)))
+            added = history.record_point(session, room_id, entries, at_ms=at_ms)
+            session.commit()
+            return added
+
+    def _rooms_to_compact(self, now_ms: int, since_ms: int) -> list[str]:
+        with Session(self._engine) as session:
+            return history.rooms_to_compact(session, now_ms=now_ms, since_ms=since_ms)
+
+    def _compact_room(self, room_id: str, now_ms: int) -> int:
+        with full_raises_storage_full(), Session(self._engine) as session:
+            dropped = history.compact_room(session, room_id, now_ms=now_ms)
+            session.commit()
+            return dropped

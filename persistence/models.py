@@ -76,3 +76,20 @@ class DocSnapshot(SQLModel, table=True):
     state: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
     upto_seq: int = Field(default=0, sa_column=Column(BigInteger, nullable=False, default=0))
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class HistoryPointRecord(SQLModel, table=True):
+    """One history point of a room (docs/protocol.md §7), stored small (persistence/history.py).
+
+    `data` is a base (every drawn path) or what changed since the room's previous point,
+    as compressed JSON; `at_ms` is unique and increasing per room.
+    """
+
+    __tablename__ = "history_point"
+    __table_args__ = (Index("ix_history_point_at", "at_ms"),)
+
+    room_id: str = Field(primary_key=True, foreign_key="room.id", max_length=36)
+    at_ms: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    paths: int
+    base: bool
+    data: bytes = Field(sa_column=Column(LargeBinary, nullable=False))

@@ -10,6 +10,8 @@ from anyio import to_thread
 from sqlalchemy import Engine, update
 from sqlmodel import Session, col
 
+from crdt.history import to_ms
+from persistence.history import record_creation
 from persistence.models import DocUpdate, Room, UserSession, utcnow
 
 
@@ -62,9 +64,10 @@ class RoomRepository:
         room = Room(id=room_id, creator_ip=creator_ip)
         with Session(self._engine) as session:
             session.add(room)
+            session.flush()
             if initial_state is not None:
-                session.flush()
                 session.add(DocUpdate(room_id=room.id, data=initial_state))
+            record_creation(session, room.id, initial_state, at_ms=to_ms(room.created_at))
             session.commit()
             session.refresh(room)
             return _info(room)

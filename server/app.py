@@ -23,7 +23,7 @@ from persistence.realtime import open_realtime_state
 from persistence.rooms import RoomRepository
 from persistence.state import RealtimeState
 from server import ws
-from server.api import export, health, pages, rooms
+from server.api import export, health, history, pages, rooms
 from server.api.security import SecurityHeaders, validation_error
 from server.auth import TokenService
 from server.backups import run_backups
@@ -134,7 +134,10 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
         if run_migrations:
             await to_thread.run_sync(migrate, engine)
         repository = RoomRepository(engine)
-        store = SqlDocumentStore(engine, max_path_data=settings.max_path_data)
+        store = SqlDocumentStore(
+            engine, max_path_data=settings.max_path_data,
+            history_compact_interval_s=settings.snapshot_interval_s,
+        )
         state = realtime_state(settings)
         ports = RoomPorts(
             store=store, activity=RepositoryActivity(repository), relay=state, presence=state,
@@ -146,6 +149,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
             tokens=tokens,
             repository=repository,
             store=store,
+            history=store,
             rooms=manager,
             state=state,
             database_ok=partial(database_answers, engine),
@@ -189,6 +193,7 @@ def create_app(settings: Settings | None = None, *, run_migrations: bool = True)
     app.add_middleware(SecurityHeaders, no_csp=[path for path in docs if path])
     app.include_router(rooms.router)
     app.include_router(export.router)
+    app.include_router(history.router)
     app.include_router(health.router)
     app.include_router(ws.router)
     app.include_router(pages.router)

@@ -1,4 +1,4 @@
-"""`whiteboard serve | migrate | backup | restore | export`."""
+"""`whiteboard serve | migrate | backup | restore | export | history`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO
 
+from server.cli_history import register as register_history
 from server.config import Settings
 from server.process_tuning import tune_garbage_collector
 
@@ -236,6 +237,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("room_id")
     export.add_argument("-o", "--output", help="file to write (default: standard output)")
     export.set_defaults(run=_export)
+    register_history(commands, export, _export)  # `history`, and `export --at`
     return parser
 
 

@@ -14,6 +14,7 @@ from prometheus_client import CollectorRegistry
 from starlette.applications import Starlette
 
 from crdt.errors import AuthError
+from crdt.history import HistoryStore
 from crdt.ports import DocumentStore
 from crdt.rooms import RoomManager
 from persistence.state import RealtimeState
@@ -32,6 +33,7 @@ class Services:
     tokens: TokenService
     repository: RoomRecords
     store: DocumentStore
+    history: HistoryStore
     rooms: RoomManager
     state: RealtimeState
     database_ok: Callable[[], Awaitable[bool]]

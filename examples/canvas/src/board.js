@@ -4,6 +4,7 @@ import { WebsocketProvider } from 'y-websocket'
 import './board.css'
 import { askText, h } from './dom.js'
 import { CursorLayer } from './cursors.js'
+import { HistoryPanel } from './history.js'
 import {
   createRoom, forgetSession, joinRoom, lastName, loadSession, websocketBase
 } from './session.js'
@@ -14,15 +15,40 @@ import { Tools } from './tools.js'
 const CURSOR_COLORS = ['#e03131', '#c2255c', '#9c36b5', '#6741d9', '#3b5bdb', '#1971c2',
   '#0c8599', '#099268', '#2f9e44', '#e8590c']
 
+const IMPORTED_KEY = 'whiteboard:imported'
+
 function home () {
   askText({
     title: 'Whiteboard',
     text: 'Start a board and share its link: everyone who opens it draws with you, live.',
     label: 'Your name',
     value: lastName(),
+    file: { label: 'Start from an SVG file…', accept: '.svg,image/svg+xml' },
     button: 'New board',
-    onSubmit: async name => { location.assign(await createRoom(name)) }
+    onSubmit: async (name, file) => {
+      const room = await createRoom(name, file)
+      if (file) {
+        sessionStorage.setItem(IMPORTED_KEY, JSON.stringify({
+          room: room.room_id, file: file.name, paths: room.imported_paths
+        }))
+      }
+      location.assign(room.invite_url)
+    }
   })
+}
+
+// The note "Started from <file>: N strokes imported", once, on the board the home page created.
+function showImported (roomId) {
+  let imported = null
+  try { imported = JSON.parse(sessionStorage.getItem(IMPORTED_KEY)) } catch {}
+  if (!imported || imported.room !== roomId) return
+  sessionStorage.removeItem(IMPORTED_KEY)
+  const n = imported.paths
+  const note = h('div', { class: 'notice', role: 'status' },
+    h('span', {}, `Started from ${imported.file}: ${n} ${n === 1 ? 'stroke' : 'strokes'} imported.`),
+    h('button', { type: 'button', 'aria-label': 'Dismiss', onclick: () => note.remove() }, '×'))
+  note.dataset.imported = String(n)
+  document.body.append(note)
 }
 
 function askName (roomId, reason) {
@@ -43,7 +69,9 @@ async function board (roomId) {
   ui.setToken(session.token)
   const svg = h('svg', { class: 'board' }, h('g', { class: 'strokes' }))
   const overlay = h('div', { class: 'cursors' })
-  document.body.append(svg, overlay, ui.bar)
+  const history = new HistoryPanel(roomId, () => session.token, ui.history)
+  document.body.append(svg, overlay, ui.bar, history.el)
+  showImported(roomId)
 
   const doc = new Y.Doc()
   const provider = new WebsocketProvider(websocketBase(session, roomId), roomId, doc, {

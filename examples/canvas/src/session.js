@@ -45,40 +45,68 @@ function keep (body) {
   return session
 }
 
-async function post (url, body) {
+/**
+ * Calls the API: `json` is sent as JSON, `form` (a FormData) as multipart, `token` as a Bearer
+ * token. Resolves to the response (`read` picks its body: 'json' or 'blob'); a failure throws an
+ * ApiError whose message is for people.
+ */
+export async function request (url, { method = 'GET', json, form, token, read = 'json' } = {}) {
+  const headers = {}
+  if (json !== undefined) headers['content-type'] = 'application/json'
+  if (token) headers.authorization = `Bearer ${token}`
   let response
   try {
     response = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(body)
+      method, headers, body: json !== undefined ? JSON.stringify(json) : form
     })
   } catch {
     throw new ApiError(0, 'The server cannot be reached. Check your connection and try again.')
   }
-  const data = await response.json().catch(() => ({}))
-  if (!response.ok) throw new ApiError(response.status, explain(response.status, data.detail))
-  return data
+  if (!response.ok) {
+    const data = await response.json().catch(() => ({}))
+    throw new ApiError(response.status, explain(response.status, data.detail))
+  }
+  return read === 'blob' ? response.blob() : response.json()
 }
 
 function explain (status, detail) {
   if (status === 404) {
     return 'This board does not exist. Check the invite link, or start a new board.'
   }
-  if (status === 422) return 'Please type a name: 1 to 64 characters.'
+  if (status === 401) return 'Your pass for this board has expired: reload the page.'
+  if (status === 422 && typeof detail !== 'string') return 'Please type a name: 1 to 64 characters.'
   if (typeof detail === 'string') return detail
   return `The server answered ${status}.`
 }
 
 export async function joinRoom (roomId, name) {
-  return keep(await post(`/api/rooms/${encodeURIComponent(roomId)}/join`, { name }))
+  return keep(await request(`/api/rooms/${encodeURIComponent(roomId)}/join`, {
+    method: 'POST', json: { name }
+  }))
 }
 
-/** Creates a room; its token is kept like a join's. Returns the invite URL. */
-export async function createRoom (name) {
-  const body = await post('/api/rooms', { name })
+/**
+ * Creates a room, from an SVG file if one is given (sent as a multipart form); its token is kept
+ * like a join's. Returns the created room (invite_url, imported_paths, ...).
+ */
+export async function createRoom (name, file = null) {
+  let body
+  if (file) {
+    const form = new FormData()
+    form.append('name', name)
+    form.append('svg', file, file.name)
+    try {
+      body = await request('/api/rooms', { method: 'POST', form })
+    } catch (e) {
+      if (e.status === 0 || e.status === 422) throw e
+      const why = e.message.replace(/\.$/, '')
+      throw new ApiError(e.status, `${file.name} cannot be used: ${why}. Nothing was created.`)
+    }
+  } else {
+    body = await request('/api/rooms', { method: 'POST', json: { name } })
+  }
   keep(body)
-  return body.invite_url
+  return body
 }
 
 /** The y-websocket server URL (the part before `/<room id>`) for a session. */

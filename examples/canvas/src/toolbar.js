@@ -1,5 +1,5 @@
-// The floating toolbar: pen and eraser, colour, width, who is here, the SVG download link and
-// the connection status. `state` ({ tool, color, width }) is what the pen reads on each stroke.
+// The floating toolbar: pen and eraser, colour, width, who is here, the History button, the SVG
+// download link and the connection status. `state` ({ tool, color, width }) is what the pen reads on each stroke.
 import { h } from './dom.js'
 
 export const PALETTE = ['#1e1e1e', '#e03131', '#2f9e44', '#1971c2', '#f08c00', '#9c36b5']
@@ -25,6 +25,7 @@ export function toolbar (state, roomId) {
     oninput: e => { state.width = Number(e.target.value); widthOut.textContent = e.target.value }
   })
   const people = h('div', { class: 'people' })
+  const history = h('button', { type: 'button', class: 'tool history-toggle' }, 'History')
   const download = h('a', { class: 'download', download: true }, 'Download SVG')
   const status = h('button', { type: 'button', class: 'status', 'data-state': 'connecting' },
     h('span', { class: 'dot' }), h('span', { class: 'text' }, 'Connecting…'))
@@ -34,7 +35,7 @@ export function toolbar (state, roomId) {
     h('div', { class: 'group' }, swatches, colorInput),
     h('label', { class: 'group width' }, widthInput, widthOut),
     h('div', { class: 'spacer' }),
-    people, download, status)
+    people, history, download, status)
 
   function setTool (tool) {
     state.tool = tool
@@ -57,6 +58,7 @@ export function toolbar (state, roomId) {
   return {
     bar,
     people,
+    history,
     status,
     setToken (token) {
       download.href = `/api/rooms/${roomId}/svg?token=${encodeURIComponent(token)}`
