@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from crdt import paths
 from crdt.history import kept
-from crdt.paths import PathEntry
+from crdt.paths import PathEntry, Stroke
 from persistence.db import create_db_engine
 from persistence.documents import SqlDocumentStore
 from persistence.migrate import migrate
@@ -50,7 +50,7 @@ def engine(request, tmp_path: Path) -> Iterator[Engine]:
 
 
 def entry(key: str, n: int, *, ts: float = 1000.0, color: str = "#1e1e1e") -> PathEntry:
-    return PathEntry(key=key, ts=ts, deleted=False, d=f"M {n} 0 L {n} 10", color=color, width=2.0)
+    return Stroke(key=key, ts=ts, d=f"M {n} 0 L {n} 10", color=color, width=2.0)
 
 
 def now() -> datetime:
@@ -103,7 +103,7 @@ async def test_a_snapshot_after_a_change_makes_a_point_and_one_without_a_drawn_c
     assert points[0].at_ms > points[1].at_ms
     board = await store.board_at(room_id, points[0].at)
     assert board is not None and board.entries == [
-        PathEntry(key="a", ts=10.0, deleted=False, d="M 0 0 L 5 5", color="#e03131", width=3.0)
+        Stroke(key="a", ts=10.0, d="M 0 0 L 5 5", color="#e03131", width=3.0)
     ]
 
 
