@@ -50,6 +50,9 @@ register holding one stroke (124 bytes) or a new version of a register plus the 
 of the version it supersedes (100 bytes), takes 2-4 µs; an update of 20,000 strokes
 (2.2 MB) 43-50 ms, about 2.5 µs a stroke, less than pycrdt's ``apply_update`` of the
 same update (60-100 ms).
+
+About 500 lines, on purpose in one module: both walks share the lib0 readers and the
+rules above, and the whole of what is refused before pycrdt is read in one place.
 """
 
 from __future__ import annotations
