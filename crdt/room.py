@@ -211,17 +211,10 @@ class Room:
         self._presence_changed()
         await self._report_activity(client)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(client.run_sender)
-                with anyio.CancelScope() as receiving:
-                    client.bind(tg.cancel_scope, receiving)
-                    await client.run_receiver(
-                        lambda frame: self._handle(client, protocol.decode_message(frame)),
-                        max_message_bytes=self.config.max_message_bytes, stats=self.stats,
-                    )
-                if not receiving.cancel_called:
-                    tg.cancel_scope.cancel()
-                # Else the room is closing: the sender ends once it has sent the last batch.
+            await client.serve(
+                lambda frame: self._handle(client, protocol.decode_message(frame)),
+                max_message_bytes=self.config.max_message_bytes, stats=self.stats,
+            )
         finally:
             self.clients.discard(client)
             if isinstance(client.closing, SlowClient):
