@@ -115,6 +115,17 @@ class Client:
         self._outbox.append(message)
         self._queued_bytes += len(message)
 
+    def enqueue_all(self, messages: list[bytes]) -> None:
+        """`enqueue` each of `messages`, in one write to the transport while it takes data."""
+        if not self._open or self._finishing:
+            return
+        if not self._outbox and not self.transport.paused:
+            self.transport.write_all(messages)
+            self.last_sent = time.monotonic()
+            return
+        for message in messages:
+            self.enqueue(message)
+
     def send_sync_reply(self, reply: bytes) -> None:
         """Send the answer to this connection's newest sync step 1 (replacing an unsent one)."""
         if not self._open or self._finishing:

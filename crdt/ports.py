@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
@@ -76,6 +76,10 @@ class Transport(Protocol):
 
     def write(self, message: bytes) -> None:
         """Send one binary message (buffered by the transport); never blocks."""
+        ...
+
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        """Send several binary messages in order (in one system call where it can)."""
         ...
 
     async def serve(self, sink: FrameSink) -> None:

@@ -9,7 +9,8 @@ paused until the connection is in its room, so nothing piles up meanwhile.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Sequence
 
 from picows import WSCloseCode, WSFrame, WSListener, WSMsgType, WSTransport
 
@@ -17,6 +18,15 @@ from crdt.errors import CloseConnection, MessageTooLarge, ProtocolError
 from crdt.ports import FrameSink
 
 log = logging.getLogger("whiteboard.ws")
+
+
+def frame_header(size: int) -> bytes:
+    """The header of a final, unmasked binary frame of `size` bytes (RFC 6455 §5.2)."""
+    if size < 126:
+        return bytes((0x82, size))
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x82, 126, size)
+    return struct.pack("!BBQ", 0x82, 127, size)
 
 
 class PicowsTransport(WSListener):
@@ -98,6 +108,21 @@ class PicowsTransport(WSListener):
         ws = self._ws
         if ws is not None and not ws.is_close_frame_sent and not ws.is_disconnected:
             ws.send(WSMsgType.BINARY, message)
+
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        ws = self._ws
+        if ws is None or ws.is_close_frame_sent or ws.is_disconnected:
+            return
+        if len(messages) == 1:
+            ws.send(WSMsgType.BINARY, messages[0])
+            return
+        # Framed here (a server's frames are not masked) so that the window's messages go
+        # out in one writev, the payloads uncopied.
+        pieces: list[bytes] = []
+        for message in messages:
+            pieces.append(frame_header(len(message)))
+            pieces.append(message)
+        ws.underlying_transport.writelines(pieces)
 
     async def serve(self, sink: FrameSink) -> None:
         ws = self.websocket

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections import deque
+from collections.abc import Sequence
 
 import anyio
 from fastapi import APIRouter, WebSocket
@@ -47,6 +48,11 @@ class AsgiTransport:
 
     def write(self, message: bytes) -> None:
         self._sending.append(message)
+        self.paused = True
+        self._wake.set()
+
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        self._sending.extend(messages)
         self.paused = True
         self._wake.set()
 

@@ -5,6 +5,8 @@ docs/architecture.md: the core "can be driven by a test with in-process ports an
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
 from contextlib import suppress
 from dataclasses import dataclass, field
 
@@ -47,17 +49,24 @@ class MemoryTransport:
         self._outgoing = outgoing
         self.close_code: int | None = None
         self.paused = False
-        self._waiting: bytes | None = None  # the write that did not fit
+        self._waiting: deque[bytes] = deque()  # what did not fit
         self._wake = anyio.Event()
 
     def write(self, message: bytes) -> None:
         try:
+            if self._waiting:
+                raise anyio.WouldBlock
             self._outgoing.send_nowait(message)
         except anyio.WouldBlock:
-            self._waiting, self.paused = message, True
+            self._waiting.append(message)
+            self.paused = True
             self._wake.set()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
             pass  # the peer has gone: serve() ends
+
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        for message in messages:
+            self.write(message)
 
     async def serve(self, sink: FrameSink) -> None:
         async with anyio.create_task_group() as tg:
@@ -71,13 +80,14 @@ class MemoryTransport:
         while True:
             await self._wake.wait()
             self._wake = anyio.Event()
-            if self._waiting is not None:
+            while self._waiting:
                 try:
-                    await self._outgoing.send(self._waiting)
+                    await self._outgoing.send(self._waiting[0])
                 except (anyio.BrokenResourceError, anyio.ClosedResourceError):
                     return
-                self._waiting, self.paused = None, False
-                sink.resume_writing()
+                self._waiting.popleft()
+            self.paused = False
+            sink.resume_writing()
 
     async def close(self, code: int, reason: str) -> None:
         self.close_code = code
