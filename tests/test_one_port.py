@@ -11,8 +11,9 @@ import pytest
 import websockets
 from pycrdt import YSyncMessageType
 
+from tests.support.client import BoardClient
 from tests.support.raw_websocket import open_unread_socket
-from tests.support.servers import create_room
+from tests.support.servers import create_room, join_room
 
 pytestmark = pytest.mark.anyio
 
@@ -106,3 +107,22 @@ async def test_every_websocket_transport_serves_a_room(server_factory, env, defl
         await ws.send(STEP1_EMPTY)
         reply = await first_sync_message(ws)
         assert reply[:2] == bytes([0, YSyncMessageType.SYNC_STEP2])
+
+
+@pytest.mark.parametrize("d_length", [60, 600, 90_000])  # frame lengths of 7, 16 and 64 bits
+async def test_a_window_of_an_update_and_cursors_arrives_as_two_whole_messages(server, d_length):
+    alice = create_room(server, "Alice")
+    bob = join_room(server, alice.room_id, "Bob")
+    stroke = {"d": "M 0 0" + " L 1 1" * (d_length // 6), "color": "#1e1e1e", "width": 2}
+    async with BoardClient(alice.ws_url, alice.token) as a, BoardClient(bob.ws_url,
+                                                                        bob.token) as b:
+        await a.synced.wait()
+        await b.synced.wait()
+        # In the same window: Bob gets the merged update and the cursors in one write.
+        await a.set_awareness({"user": {"name": "Alice", "color": "#e03131"},
+                               "cursor": {"x": 1, "y": 2}})
+        await a.draw("big", stroke)
+        await b.wait_for(lambda: "big" in b.board() and any(
+            (state or {}).get("cursor") == {"x": 1, "y": 2} for state in b.awareness.values()
+        ))
+        assert b.board()["big"].d == stroke["d"]
