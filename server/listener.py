@@ -31,6 +31,7 @@ from server.ws import serve_socket
 WS_PREFIX = b"/ws/"
 # A request head past this goes to uvicorn, which refuses it as HTTP would.
 MAX_HEAD_BYTES = 16 * 1024
+# The request head, and then picows' handshake, must arrive within this.
 HANDSHAKE_TIMEOUT_S = 10.0
 
 # uvicorn's line for an accepted websocket (its tests and log readers know it); the
@@ -82,10 +83,15 @@ class SplitProtocol(asyncio.Protocol):
         self._loop = _loop
         self._transport: asyncio.Transport | None = None
         self._head = bytearray()
+        self._timeout: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports are not subclasses of asyncio's, only alike.
         self._transport = cast(asyncio.Transport, transport)
+        # A connection that never completes its request head is not kept open for it.
+        self._timeout = asyncio.get_running_loop().call_later(
+            HANDSHAKE_TIMEOUT_S, self._transport.close
+        )
 
     def data_received(self, data: bytes) -> None:
         self._head += data
@@ -102,6 +108,7 @@ class SplitProtocol(asyncio.Protocol):
             )
         transport, head = self._transport, bytes(self._head)
         assert transport is not None
+        self._cancel_timeout()
         self._head = bytearray()
         transport.set_protocol(target)
         target.connection_made(transport)
@@ -109,6 +116,12 @@ class SplitProtocol(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._transport = None  # gone before its request head was complete
+        self._cancel_timeout()
+
+    def _cancel_timeout(self) -> None:
+        if self._timeout is not None:
+            self._timeout.cancel()
+            self._timeout = None
 
     def _websocket_protocol(self) -> asyncio.BufferedProtocol:
         settings = self._services().settings

@@ -126,3 +126,9 @@ async def test_a_window_of_an_update_and_cursors_arrives_as_two_whole_messages(s
             (state or {}).get("cursor") == {"x": 1, "y": 2} for state in b.awareness.values()
         ))
         assert b.board()["big"].d == stroke["d"]
+
+
+def test_a_connection_that_never_sends_its_request_head_is_closed(server):
+    with socket.create_connection(("127.0.0.1", server.port), timeout=20) as sock:
+        sock.sendall(b"GET /ws/")  # and nothing more
+        assert sock.recv(1) == b""  # the server closed it (HANDSHAKE_TIMEOUT_S)

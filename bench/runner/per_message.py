@@ -16,7 +16,8 @@ from pathlib import Path
 
 def rows(path: Path, label: str | None) -> list[str]:
     data = json.loads(path.read_text())
-    runs = [r for r in data["runs"] if r.get("ok")]
+    # S4 (cold joins) has no load phase: not a per-message scenario.
+    runs = [r for r in data["runs"] if r.get("ok") and "updates" in r and "connect" in r]
     peers: dict[str, float] = {}
     for r in runs:
         if r["peer"] == "yws":
