@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from pycrdt import Decoder, Encoder
@@ -59,6 +59,27 @@ class AwarenessEntry:
     text: str = ""  # the state's JSON as it came
 
 
+class _Entry:
+    """One state as it goes out, encoded only when a window or a join sends it (then once):
+    a client that moves its cursor faster than the window costs no encoding per message."""
+
+    __slots__ = ("_bytes", "client_id", "clock", "state", "text")
+
+    def __init__(
+        self, client_id: int, clock: int, state: dict[str, Any] | None, text: str | None
+    ) -> None:
+        self.client_id = client_id
+        self.clock = clock
+        self.state = state
+        self.text = text
+        self._bytes: bytes | None = None
+
+    def encoded(self) -> bytes:
+        if self._bytes is None:
+            self._bytes = _encode_entry(self.client_id, self.clock, self.state, self.text)
+        return self._bytes
+
+
 @dataclass(slots=True)
 class _Held:
     clock: int
@@ -66,7 +87,7 @@ class _Held:
     owner: object
     identity: Identity
     last_updated: float
-    encoded: bytes = field(default=b"")
+    entry: _Entry
 
 
 def color_for(user_id: str) -> str:
@@ -210,8 +231,8 @@ class RoomAwareness:
 
     def __init__(self) -> None:
         self._held: dict[int, _Held] = {}
-        self._pending: dict[int, bytes] = {}
-        self._pending_local: dict[int, bytes] = {}
+        self._pending: dict[int, _Entry] = {}
+        self._pending_local: dict[int, _Entry] = {}
         # Ids whose state went away: when, and whose it was. Stock providers re-send every
         # state they hear, so an echo of one may arrive after its owner left.
         self._departed: dict[int, tuple[float, str]] = {}
@@ -274,16 +295,16 @@ class RoomAwareness:
 
     def _set(self, client_id: int, clock: int, state: dict[str, Any] | None, owner: object,
              identity: Identity, now: float, *, local: bool, text: str | None = None) -> None:
-        encoded = _encode_entry(client_id, clock, state, text)
+        entry = _Entry(client_id, clock, state, text)
         if state is None:
             gone = self._held.pop(client_id, None)
             if gone is not None:
                 self._departed[client_id] = (now, gone.identity.user_id)
         else:
-            self._held[client_id] = _Held(clock, state, owner, identity, now, encoded)
-        self._pending[client_id] = encoded
+            self._held[client_id] = _Held(clock, state, owner, identity, now, entry)
+        self._pending[client_id] = entry
         if local:
-            self._pending_local[client_id] = encoded
+            self._pending_local[client_id] = entry
 
     def remove_owner(self, owner: object, *, now: float) -> None:
         """Announce the states of a closed connection as gone."""
@@ -302,22 +323,29 @@ class RoomAwareness:
     def _remove(self, client_id: int, *, now: float) -> None:
         held = self._held.pop(client_id)
         self._departed[client_id] = (now, held.identity.user_id)
-        encoded = _encode_entry(client_id, held.clock + 1, None)
-        self._pending[client_id] = encoded
+        entry = _Entry(client_id, held.clock + 1, None, None)
+        self._pending[client_id] = entry
         if held.owner is not REMOTE:
-            self._pending_local[client_id] = encoded
+            self._pending_local[client_id] = entry
 
     def take_pending(self) -> tuple[bytes | None, bytes | None]:
         """The window's coalesced update for local clients, and its part to relay onwards."""
-        everything = encode_entries(list(self._pending.values())) if self._pending else None
-        local = encode_entries(list(self._pending_local.values())) if self._pending_local else None
+        # Each state is encoded here, once, for both: the newest of the window only.
+        everything = (
+            encode_entries([e.encoded() for e in self._pending.values()])
+            if self._pending else None
+        )
+        local = (
+            encode_entries([e.encoded() for e in self._pending_local.values()])
+            if self._pending_local else None
+        )
         self._pending, self._pending_local = {}, {}
         return everything, local
 
     def full_update(self) -> bytes | None:
         if not self._held:
             return None
-        return encode_entries([h.encoded for h in self._held.values()])
+        return encode_entries([h.entry.encoded() for h in self._held.values()])
 
     def newest_by_owner(self) -> dict[object, tuple[dict[str, Any] | None, float]]:
         """Each owner's newest state and when it changed, in one pass over the states."""

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
+
+from crdt.errors import CloseConnection
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,14 +45,46 @@ class RoomActivity(Protocol):
     async def active_users_changed(self, *, room_id: str, count: int) -> None: ...
 
 
-class Transport(Protocol):
-    """One client connection, as the server's websocket adapter presents it."""
+class FrameSink(Protocol):
+    """What a Transport pushes to: the connection's side in its room (crdt/client.py)."""
 
-    async def receive(self) -> bytes:
-        """The next binary message; raises ConnectionClosed when the peer has gone."""
+    def frame_received(self, frame: bytes) -> None:
+        """One binary message, handled before the call returns."""
         ...
 
-    async def send(self, message: bytes) -> None: ...
+    def frame_refused(self, reason: CloseConnection) -> None:
+        """A frame the protocol does not allow (text, oversized): close with `reason`."""
+        ...
+
+    def resume_writing(self) -> None:
+        """The transport takes writes again after it was `paused`."""
+        ...
+
+
+class Transport(Protocol):
+    """One client connection, push-shaped, as the server's websocket adapters present it.
+
+    The transport hands each frame to its sink as it arrives (every frame one read brought,
+    in one go, with no task or future per frame) and takes each write at once while it is
+    not `paused`; under back-pressure the client queues, bounded, until `resume_writing`.
+    """
+
+    @property
+    def paused(self) -> bool:
+        """True while the transport's buffer is full: write nothing more until resumed."""
+        ...
+
+    def write(self, message: bytes) -> None:
+        """Send one binary message (buffered by the transport); never blocks."""
+        ...
+
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        """Send several binary messages in order (in one system call where it can)."""
+        ...
+
+    async def serve(self, sink: FrameSink) -> None:
+        """Push every frame to `sink` until the peer has gone; returns then."""
+        ...
 
     async def close(self, code: int, reason: str) -> None: ...
 

@@ -206,24 +206,18 @@ class Room:
             outbox_size=self.config.outbox_size, outbox_bytes=self.config.outbox_bytes,
         )
         self.clients.add(client)
-        client.enqueue(protocol.sync_step1(self._document.state_vector()))
+        greeting = [protocol.sync_step1(self._document.state_vector())]
         everyone = self.awareness.full_update()
         if everyone is not None:
-            client.enqueue(protocol.awareness(everyone))
+            greeting.append(protocol.awareness(everyone))
+        client.enqueue_all(greeting)
         self._presence_changed()
         await self._report_activity(client)
         try:
-            async with anyio.create_task_group() as tg:
-                tg.start_soon(client.run_sender)
-                with anyio.CancelScope() as receiving:
-                    client.bind(tg.cancel_scope, receiving)
-                    await client.run_receiver(
-                        lambda frame: self._handle(client, protocol.decode_message(frame)),
-                        max_message_bytes=self.config.max_message_bytes, stats=self.stats,
-                    )
-                if not receiving.cancel_called:
-                    tg.cancel_scope.cancel()
-                # Else the room is closing: the sender ends once it has sent the last batch.
+            await client.serve(
+                lambda frame: self._handle(client, protocol.decode_message(frame)),
+                max_message_bytes=self.config.max_message_bytes, stats=self.stats,
+            )
         finally:
             self.clients.discard(client)
             if isinstance(client.closing, SlowClient):
@@ -329,7 +323,7 @@ class Room:
         if seq is not None:
             self._snapshots.holds((seq,))
         self.stats.batches_broadcast += 1
-        self._broadcast(protocol.sync_update(update))
+        self._broadcast([protocol.sync_update(update)])
 
     def apply_relayed_awareness(self, update: bytes) -> None:
         self.awareness.apply_remote(update, now=time.monotonic())
@@ -350,20 +344,21 @@ class Room:
         return await self._window.flush()
 
     def _deliver(self, batch: Batch) -> None:
-        if batch.update is not None:
-            self._broadcast(batch.update)
+        window = [message for message in (batch.update, batch.cursors) if message is not None]
+        if window:
+            self._broadcast(window)
         if batch.cursors is not None:
-            self._broadcast(batch.cursors)
             self._presence_changed()
         if batch.logged or self._window.storage_full:
             self._replies.answer_waiting()  # while storage is full: serve what it has
 
-    def _broadcast(self, message: bytes) -> None:
-        # One encoding, the same bytes to every client.
+    def _broadcast(self, messages: list[bytes]) -> None:
+        # One encoding, the same bytes to every client, and the window's messages in one
+        # write per client (one system call where the transport can).
         for client in list(self.clients):
-            client.enqueue(message)
-        self.stats.messages_sent += len(self.clients)
-        self.stats.bytes_sent += len(message) * len(self.clients)
+            client.enqueue_all(messages)
+        self.stats.messages_sent += len(self.clients) * len(messages)
+        self.stats.bytes_sent += sum(map(len, messages)) * len(self.clients)
 
     # -- clocks ----------------------------------------------------------------------------
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -20,6 +21,7 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     from persistence.backup import DatabaseInUse
     from persistence.migrate import migrate_database
     from server.app import create_app
+    from server.listener import http_protocol
     from server.logs import configure_logging
     from server.shutdown import GRACE_S, GracefulServer, close_rooms_of
 
@@ -36,11 +38,20 @@ def _serve(args: argparse.Namespace, settings: Settings) -> int:
     migrate_database(settings.database_url)
     app = create_app(settings, run_migrations=False)
     tune_garbage_collector()
+    # picows frames the websocket on the same port as HTTP (server/listener.py); with
+    # compression on, the websocket stays on uvicorn's ASGI path: picows cannot deflate.
+    on_picows = settings.ws_transport == "picows" and not settings.ws_compression
+    if settings.ws_transport == "picows" and settings.ws_compression:
+        logging.getLogger("whiteboard.ws").info(
+            "websocket compression is on: websockets are served by uvicorn (ASGI), "
+            "not picows, which has no permessage-deflate"
+        )
     config = uvicorn.Config(
         app,
         host=args.host,
         port=args.port,
-        ws="websockets-sansio",
+        http=http_protocol(on_picows),
+        ws="websockets" if settings.ws_transport == "websockets" else "websockets-sansio",
         ws_max_size=settings.max_message_bytes,
         ws_per_message_deflate=settings.ws_compression,
         log_config=None,

@@ -75,6 +75,10 @@ class Settings(BaseSettings):
     # Off by default, as in the Node Yjs servers: deflate runs once per client per message
     # (the same merged update is compressed again for every connection).
     ws_compression: bool = False
+    # What frames the websocket: `picows` (Cython, a callback per frame; the default) on the
+    # same port as HTTP, or uvicorn's ASGI websocket with `websockets-sansio` or `websockets`.
+    # Compression needs the ASGI path: picows has no permessage-deflate.
+    ws_transport: Literal["picows", "websockets-sansio", "websockets"] = "picows"
 
     def resolved_jwt_secret(self) -> str:
         """The configured secret, or one generated once and kept in the data folder."""

@@ -220,6 +220,9 @@ def configure_logging(level: str = "INFO", log_format: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [make_handler(log_format)]
     root.setLevel(level)
+    # picows logs every connection and disconnection at INFO (server/listener.py): its
+    # warnings and errors are enough next to ours.
+    logging.getLogger("whiteboard.ws.frames").setLevel(max(root.level, logging.WARNING))
     logging.captureWarnings(True)
     sys.excepthook = _log_uncaught
     threading.excepthook = _log_thread_exception

@@ -1,9 +1,17 @@
-"""The websocket endpoint: check the token, accept, adapt the socket, hand it to the room."""
+"""The websocket endpoint: check the token, accept, hand the connection to its room.
+
+`serve_socket` is the same for both transports: picows on the server's one port
+(server/listener.py, server/picows_socket.py, the default) and the ASGI route below, which
+serves the websocket when compression is on (picows has no permessage-deflate) or when
+WHITEBOARD_WS_TRANSPORT chooses uvicorn's.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from collections import deque
+from collections.abc import Sequence
 
 import anyio
 from fastapi import APIRouter, WebSocket
@@ -13,8 +21,8 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from crdt.awareness import Identity
 from crdt.errors import AuthError, CloseConnection, ProtocolError, RoomNotFound
-from crdt.ports import ConnectionClosed
-from server.deps import is_room_id, services_of
+from crdt.ports import FrameSink, Transport
+from server.deps import Services, is_room_id, services_of
 
 log = logging.getLogger("whiteboard.ws")
 router = APIRouter()
@@ -25,28 +33,58 @@ class AsgiTransport:
 
     Called directly rather than through Starlette's WebSocket: its per-message state
     checks and wrappers were a measurable share of the server's CPU at thousands of
-    messages a second. The handshake and the close still go through Starlette.
+    messages a second. ASGI sends are awaited, so one is in flight at a time: the
+    transport is `paused` meanwhile and the client queues (bounded) until it resumes.
+    The handshake and the close still go through Starlette.
     """
 
     def __init__(self, websocket: WebSocket, receive: Receive, send: Send) -> None:
         self._ws = websocket
         self._receive = receive
         self._send = send
+        self._sending: deque[bytes] = deque()
+        self._wake = anyio.Event()
+        self.paused = False
 
-    async def receive(self) -> bytes:
-        message = await self._receive()
-        if message["type"] != "websocket.receive":  # websocket.disconnect
-            raise ConnectionClosed
-        data: bytes | None = message.get("bytes")
-        if data is None:
-            raise ProtocolError("text frames are not part of the protocol; send binary frames")
-        return data
+    def write(self, message: bytes) -> None:
+        self._sending.append(message)
+        self.paused = True
+        self._wake.set()
 
-    async def send(self, message: bytes) -> None:
-        try:
-            await self._send({"type": "websocket.send", "bytes": message})
-        except (RuntimeError, OSError):  # uvicorn's ClientDisconnected is an OSError
-            raise ConnectionClosed from None
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        self._sending.extend(messages)
+        self.paused = True
+        self._wake.set()
+
+    async def serve(self, sink: FrameSink) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._send_written, sink, tg.cancel_scope)
+            while True:
+                message = await self._receive()
+                if message["type"] != "websocket.receive":  # websocket.disconnect
+                    break
+                data: bytes | None = message.get("bytes")
+                if data is None:
+                    sink.frame_refused(ProtocolError(
+                        "text frames are not part of the protocol; send binary frames"
+                    ))
+                else:
+                    sink.frame_received(data)
+            tg.cancel_scope.cancel()
+
+    async def _send_written(self, sink: FrameSink, served: anyio.CancelScope) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            while self._sending:
+                try:
+                    await self._send({"type": "websocket.send", "bytes": self._sending[0]})
+                except (RuntimeError, OSError):  # uvicorn's ClientDisconnected is an OSError
+                    served.cancel()  # the peer has gone
+                    return
+                self._sending.popleft()
+            self.paused = False
+            sink.resume_writing()
 
     async def close(self, code: int, reason: str) -> None:
         if self._ws.application_state == WebSocketState.CONNECTED:
@@ -57,17 +95,13 @@ class AsgiTransport:
                 )
 
 
-async def room_socket(scope: Scope, receive: Receive, send: Send) -> None:
-    """`/ws/{room_id}`: check the token, accept, and serve the connection in its room."""
-    websocket = WebSocket(scope, receive, send)
-    room_id: str = scope["path_params"]["room_id"]
-    services = services_of(websocket.app)
-    transport = AsgiTransport(websocket, receive, send)
-    # Accept first: a close code can only be sent on an accepted websocket.
-    await websocket.accept()
+async def serve_socket(
+    services: Services, room_id: str, token: str | None, transport: Transport
+) -> None:
+    """Check the token, serve the accepted connection in its room, close it with its code."""
     closing: CloseConnection | None  # why we close it, if we do
     try:
-        claims = services.tokens.verify(websocket.query_params.get("token"))
+        claims = services.tokens.verify(token)
         if claims.room_id != room_id.lower():
             raise AuthError("token is for another room", 4403)
         if not is_room_id(room_id):
@@ -86,6 +120,18 @@ async def room_socket(scope: Scope, receive: Receive, send: Send) -> None:
     restarting = closing is not None and closing.code == 1012
     with anyio.move_on_after(1 if restarting else 5):
         await transport.close(*((closing.code, closing.reason) if closing else (1000, "")))
+
+
+async def room_socket(scope: Scope, receive: Receive, send: Send) -> None:
+    """`/ws/{room_id}` on the ASGI path: accept, then `serve_socket`."""
+    websocket = WebSocket(scope, receive, send)
+    room_id: str = scope["path_params"]["room_id"]
+    # Accept first: a close code can only be sent on an accepted websocket.
+    await websocket.accept()
+    await serve_socket(
+        services_of(websocket.app), room_id, websocket.query_params.get("token"),
+        AsgiTransport(websocket, receive, send),
+    )
 
 
 class _AsgiEndpoint:

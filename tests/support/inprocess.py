@@ -5,13 +5,16 @@ docs/architecture.md: the core "can be driven by a test with in-process ports an
 
 from __future__ import annotations
 
+from collections import deque
+from collections.abc import Sequence
+from contextlib import suppress
 from dataclasses import dataclass, field
 
 import anyio
 from anyio.streams.memory import MemoryObjectReceiveStream, MemoryObjectSendStream
 from pycrdt import merge_updates
 
-from crdt.ports import ConnectionClosed, StoredDocument
+from crdt.ports import FrameSink, StoredDocument
 
 
 @dataclass
@@ -37,25 +40,54 @@ class MemoryStore:
 
 
 class MemoryTransport:
-    """The room's end of an in-process connection."""
+    """The room's end of an in-process connection: a bounded stream each way, its back-pressure
+    shown as `paused` while a write waits for room in the stream."""
 
     def __init__(self, incoming: MemoryObjectReceiveStream[bytes],
                  outgoing: MemoryObjectSendStream[bytes]) -> None:
         self._incoming = incoming
         self._outgoing = outgoing
         self.close_code: int | None = None
+        self.paused = False
+        self._waiting: deque[bytes] = deque()  # what did not fit
+        self._wake = anyio.Event()
 
-    async def receive(self) -> bytes:
+    def write(self, message: bytes) -> None:
         try:
-            return await self._incoming.receive()
-        except (anyio.EndOfStream, anyio.ClosedResourceError):
-            raise ConnectionClosed from None
-
-    async def send(self, message: bytes) -> None:
-        try:
-            await self._outgoing.send(message)
+            if self._waiting:
+                raise anyio.WouldBlock
+            self._outgoing.send_nowait(message)
+        except anyio.WouldBlock:
+            self._waiting.append(message)
+            self.paused = True
+            self._wake.set()
         except (anyio.BrokenResourceError, anyio.ClosedResourceError):
-            raise ConnectionClosed from None
+            pass  # the peer has gone: serve() ends
+
+    def write_all(self, messages: Sequence[bytes]) -> None:
+        for message in messages:
+            self.write(message)
+
+    async def serve(self, sink: FrameSink) -> None:
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(self._send_waiting, sink)
+            with suppress(anyio.ClosedResourceError):
+                async for frame in self._incoming:
+                    sink.frame_received(frame)
+            tg.cancel_scope.cancel()
+
+    async def _send_waiting(self, sink: FrameSink) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake = anyio.Event()
+            while self._waiting:
+                try:
+                    await self._outgoing.send(self._waiting[0])
+                except (anyio.BrokenResourceError, anyio.ClosedResourceError):
+                    return
+                self._waiting.popleft()
+            self.paused = False
+            sink.resume_writing()
 
     async def close(self, code: int, reason: str) -> None:
         self.close_code = code
