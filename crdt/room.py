@@ -6,7 +6,7 @@ the document that sleeps when nobody changes it (crdt/document.py), its snapshot
 (crdt/snapshots.py), the link to other processes (crdt/relay_link.py) and the presence
 reports (crdt/presence.py). Its lifecycle, serving a connection and checking what a
 client sends are its own: they touch the document, the clients and the awareness together,
-which is why this module is a little over 300 lines.
+which is why this module is past 300 lines (about 430).
 """
 
 from __future__ import annotations
