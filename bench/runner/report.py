@@ -151,6 +151,25 @@ def _ratios(load: list[dict]) -> list[str]:
     return ["", *lines] if lines else []
 
 
+def _per_message(runs: list[dict]) -> list[str]:
+    """Server CPU per websocket message (what clients sent + what they received), median of
+    each server's runs: the transport's share of the cost, visible in every run."""
+    costs: dict[tuple[str, str], list[float]] = {}
+    for r in runs:
+        if not (r.get("ok") and "updates" in r and "connect" in r and "traffic" in r):
+            continue  # S4 (cold joins) has no load phase
+        clients = r["connect"]["connected"]
+        msgs = (r["traffic"]["msgs_in_per_client_s"] + r["traffic"]["msgs_out_per_client_s"]) * clients
+        if msgs:
+            key = (r["scenario"], NAMES.get(r["peer"], r["peer"]))
+            costs.setdefault(key, []).append(r["server"]["cpu_pct"] / 100 / msgs * 1e6)
+    lines = []
+    for scenario in sorted({s for s, _ in costs}):
+        parts = [f"{name} {median(v):.1f} µs" for (s, name), v in costs.items() if s == scenario]
+        lines.append(f"- {scenario}: server CPU per websocket message (in + out): " + ", ".join(parts))
+    return ["", *lines] if lines else []
+
+
 def markdown(doc: dict) -> str:
     meta = doc["meta"]
     rows = doc["summary"]
@@ -193,6 +212,7 @@ def markdown(doc: dict) -> str:
                 f"| {fmt(r['gen_cpu'])} | {fmt(r['bg0'])} / {fmt(r['bg1'])} |"
             )
     out.extend(_ratios(load))
+    out.extend(_per_message(doc["runs"]))
     cold = [r for r in rows if r["scenario"] == "S4"]
     if cold:
         out.append("")
