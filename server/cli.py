@@ -210,14 +210,19 @@ def _export(args: argparse.Namespace, settings: Settings) -> int:
     if stored is None:
         print(f"whiteboard export: no room {args.room_id}", file=sys.stderr)
         return 1
-    text = export_svg(board_paths(stored.updates, max_path_data=settings.max_path_data))
-    if args.output in (None, "-"):
+    write_svg(export_svg(board_paths(stored.updates, max_path_data=settings.max_path_data)),
+              args.output)
+    return 0
+
+
+def write_svg(text: str, output: str | None) -> None:
+    """An exported board to `output`, or to stdout for none or `-`."""
+    if output in (None, "-"):
         sys.stdout.write(text)
     else:
-        with open(args.output, "w", encoding="utf-8") as out:
+        with open(output, "w", encoding="utf-8") as out:
             out.write(text)
-        print(f"wrote {args.output}", file=sys.stderr)
-    return 0
+        print(f"wrote {output}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -55,6 +55,7 @@ def export_at(args: argparse.Namespace, settings: Settings) -> int:
     """The room's drawing as SVG as it stood at the newest point at or before `--at`."""
     from crdt.history import iso
     from crdt.svg import export_svg
+    from server.cli import write_svg
 
     room_id = args.room_id.lower()
     found = _with_store(settings, lambda store: store.board_at(room_id, args.at))
@@ -62,13 +63,7 @@ def export_at(args: argparse.Namespace, settings: Settings) -> int:
         print(f"whiteboard export: no room {args.room_id}", file=sys.stderr)
         return 1
     when = iso(found.point.at_ms) if found.point else "before the first point: empty"
-    text = export_svg(found.entries)
-    if args.output in (None, "-"):
-        sys.stdout.write(text)
-    else:
-        with open(args.output, "w", encoding="utf-8") as out:
-            out.write(text)
-        print(f"wrote {args.output}", file=sys.stderr)
+    write_svg(export_svg(found.entries), args.output)
     print(f"whiteboard export: the board at {when}", file=sys.stderr)
     return 0
 

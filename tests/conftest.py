@@ -10,7 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import Engine
 
+from persistence.db import create_db_engine
+from persistence.migrate import migrate
+from tests.support.databases import fresh_postgres_database
 from tests.support.servers import (
     FAST_ENV,
     ServerProcess,
@@ -60,3 +64,18 @@ def redis_env() -> Iterator[dict[str, str]]:
     with redis_prefix() as prefix:
         yield realtime_env("redis", prefix)
 
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def engine(request, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated database of its own, on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+        migrate(engine)
+        yield engine
+        engine.dispose()
+        return
+    with fresh_postgres_database() as url:
+        engine = create_db_engine(url)
+        migrate(engine)
+        yield engine
+        engine.dispose()

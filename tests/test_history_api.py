@@ -9,6 +9,7 @@ import pytest
 
 from server.auth import TokenService
 from tests.support.client import BoardClient
+from tests.support.drawing import stroke
 from tests.support.history_calls import auth, history, later, parse, svg_at, wait_points
 from tests.support.servers import FAST_ENV, create_room
 
@@ -16,9 +17,6 @@ pytestmark = pytest.mark.anyio
 
 RED, GREEN = "#e03131", "#2f9e44"
 
-
-def stroke(n: int, color: str) -> dict:
-    return {"d": f"M {n} 0 L {n} 10", "color": color, "width": 2}
 
 
 async def test_a_new_room_has_its_creation_point_then_one_per_snapshot_after_a_change(server):

@@ -6,6 +6,7 @@ import pytest
 
 from tests.support.client import BoardClient
 from tests.support.commands import whiteboard
+from tests.support.drawing import stroke
 from tests.support.history_calls import history, svg_at, wait_points
 from tests.support.servers import create_room
 
@@ -13,9 +14,6 @@ pytestmark = pytest.mark.anyio
 
 RED, GREEN = "#e03131", "#2f9e44"
 
-
-def stroke(n: int, color: str) -> dict:
-    return {"d": f"M {n} 0 L {n} 10", "color": color, "width": 2}
 
 
 async def test_the_cli_lists_points_and_exports_the_board_at_one(server_factory, tmp_path):

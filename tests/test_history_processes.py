@@ -7,6 +7,7 @@ import pytest
 
 from tests.support.client import BoardClient
 from tests.support.databases import fresh_postgres_database
+from tests.support.drawing import stroke
 from tests.support.history_calls import history, restore, svg_at, wait_points
 from tests.support.servers import create_room, join_room
 
@@ -14,9 +15,6 @@ pytestmark = pytest.mark.anyio
 
 RED, GREEN = "#e03131", "#2f9e44"
 
-
-def stroke(n: int, color: str) -> dict:
-    return {"d": f"M {n} 0 L {n} 10", "color": color, "width": 2}
 
 
 def drawn(client: BoardClient) -> dict[str, str | None]:

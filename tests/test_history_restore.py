@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from tests.support.client import BoardClient
+from tests.support.drawing import stroke
 from tests.support.history_calls import history, restore, wait_points
 from tests.support.js_client import JsClient
 from tests.support.servers import create_room, join_room
@@ -17,9 +18,6 @@ pytestmark = pytest.mark.anyio
 
 RED, GREEN, BLUE = "#e03131", "#2f9e44", "#1971c2"
 
-
-def stroke(n: int, color: str) -> dict:
-    return {"d": f"M {n} 0 L {n} 10", "color": color, "width": 2}
 
 
 def drawn(client: BoardClient) -> dict[str, str | None]:

@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 from pycrdt import Doc
@@ -21,32 +19,15 @@ from sqlmodel import Session
 from crdt import paths
 from crdt.history import kept
 from crdt.paths import PathEntry, Stroke
-from persistence.db import create_db_engine
 from persistence.documents import SqlDocumentStore
-from persistence.migrate import migrate
 from persistence.models import Room
 from persistence.rooms import RoomRepository
-from tests.support.databases import fresh_postgres_database
 
 pytestmark = pytest.mark.anyio
 
 HOUR = timedelta(hours=1)
 DAY = timedelta(days=1)
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    with fresh_postgres_database() as url:
-        engine = create_db_engine(url)
-        migrate(engine)
-        yield engine
-        engine.dispose()
 
 
 def entry(key: str, n: int, *, ts: float = 1000.0, color: str = "#1e1e1e") -> PathEntry:

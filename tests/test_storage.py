@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
 import anyio
 import pytest
 from pycrdt import Doc
@@ -12,29 +9,12 @@ from sqlalchemy import Engine, func, select
 from sqlmodel import Session
 
 from crdt import paths
-from persistence.db import create_db_engine
 from persistence.documents import SqlDocumentStore
-from persistence.migrate import migrate
 from persistence.models import DocUpdate
 from persistence.rooms import RoomRepository
-from tests.support.databases import fresh_postgres_database
 
 pytestmark = pytest.mark.anyio
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def engine(request, tmp_path: Path) -> Iterator[Engine]:
-    if request.param == "sqlite":
-        engine = create_db_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
-        migrate(engine)
-        yield engine
-        engine.dispose()
-        return
-    with fresh_postgres_database() as url:
-        engine = create_db_engine(url)
-        migrate(engine)
-        yield engine
-        engine.dispose()
 
 
 def log_length(engine: Engine, room_id: str) -> int:
